@@ -1,0 +1,41 @@
+"""jamey-host: a small runtime in which connectors are pluggy plugins.
+
+Host applications use :class:`Runtime` and :class:`RuntimeConfig`; connector plugins use
+:data:`hookimpl` and the result and spec types. Everything public is re-exported here.
+"""
+
+from __future__ import annotations
+
+from jamey_host.audit import AUDIT_LOGGER_NAME, AuditEvent
+from jamey_host.capabilities import DEFAULT_CAPABILITIES, CapabilityLevel
+from jamey_host.cli import CliCommand
+from jamey_host.config import ConfigError, RuntimeConfig
+from jamey_host.context import ExecutionContext
+from jamey_host.gating import ApprovalRequest
+from jamey_host.hooks import PluginError
+from jamey_host.markers import hookimpl, hookspec
+from jamey_host.redaction import REDACTED, redact
+from jamey_host.results import ConnectorResult
+from jamey_host.runtime import Runtime
+from jamey_host.specs import ConnectorSpec, PluginInfo
+
+__all__ = [
+    "AUDIT_LOGGER_NAME",
+    "DEFAULT_CAPABILITIES",
+    "REDACTED",
+    "ApprovalRequest",
+    "AuditEvent",
+    "CapabilityLevel",
+    "CliCommand",
+    "ConfigError",
+    "ConnectorResult",
+    "ConnectorSpec",
+    "ExecutionContext",
+    "PluginError",
+    "PluginInfo",
+    "Runtime",
+    "RuntimeConfig",
+    "hookimpl",
+    "hookspec",
+    "redact",
+]

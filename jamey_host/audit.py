@@ -1,0 +1,116 @@
+"""Audit events: what they hold, how they are built, and the built-in JSON-lines sink."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import json
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any, Final, Literal
+
+import attrs
+
+from jamey_host.markers import hookimpl
+from jamey_host.redaction import redact
+
+AUDIT_LOGGER_NAME: Final = "jamey_host.audit"
+
+Outcome = Literal["success", "failure", "denied", "warning", "info"]
+OUTCOMES: Final[frozenset[str]] = frozenset({"success", "failure", "denied", "warning", "info"})
+
+# A process-wide random prefix plus a counter: unique, ordered within a process, and far cheaper
+# than uuid4 on the hot path of every call.
+_ID_PREFIX: Final = os.urandom(6).hex()
+_id_counter = itertools.count(1)
+
+
+def _outcome(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in OUTCOMES:
+        known = ", ".join(sorted(OUTCOMES))
+        raise ValueError(f"AuditEvent.outcome {value!r} is not one of {known}")
+
+
+@attrs.frozen
+class AuditEvent:
+    """One thing that happened, as every ``audit_event`` sink receives it.
+
+    ``details`` has been redacted already; ``timestamp`` is timezone-aware UTC.
+    """
+
+    id: str
+    timestamp: datetime.datetime
+    event: str
+    outcome: Outcome = attrs.field(validator=_outcome)
+    connector: str | None = None
+    action: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    details: Mapping[str, Any] = attrs.field(factory=dict)
+    error: str | None = None
+
+    @classmethod
+    def create(
+        cls,
+        event: str,
+        *,
+        outcome: Outcome,
+        connector: str | None = None,
+        action: str | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> AuditEvent:
+        """A new event with a fresh id and the current time; ``details`` are redacted here."""
+        return cls(
+            id=f"{_ID_PREFIX}-{next(_id_counter):x}",
+            timestamp=datetime.datetime.now(datetime.UTC),
+            event=event,
+            outcome=outcome,
+            connector=connector,
+            action=action,
+            user_id=user_id,
+            session_id=session_id,
+            details=redact(details) if details else {},
+            error=error,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, the timestamp in ISO 8601."""
+        return {
+            "id": self.id,
+            "timestamp": self.timestamp.isoformat(),
+            "event": self.event,
+            "outcome": self.outcome,
+            "connector": self.connector,
+            "action": self.action,
+            "user_id": self.user_id,
+            "session_id": self.session_id,
+            "details": dict(self.details),
+            "error": self.error,
+        }
+
+    def to_json(self) -> str:
+        """One line of JSON; values JSON cannot encode are written as their ``str``."""
+        return json.dumps(self.to_dict(), default=str, separators=(",", ":"))
+
+
+class JsonLinesAuditLog:
+    """The runtime's own ``audit_event`` sink: one JSON object per line at INFO.
+
+    It writes to the logger ``jamey_host.audit``; configure that logger (a handler, a level)
+    to keep the trail. Left unconfigured, the runtime does not even build events for it.
+    """
+
+    logger: Final = logging.getLogger(AUDIT_LOGGER_NAME)
+
+    def enabled(self) -> bool:
+        """Whether a record written now would be handled."""
+        return self.logger.isEnabledFor(logging.INFO)
+
+    @hookimpl
+    def audit_event(self, event: AuditEvent) -> None:
+        if self.logger.isEnabledFor(logging.INFO):
+            self.logger.info("%s", event.to_json())

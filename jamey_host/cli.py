@@ -1,0 +1,225 @@
+"""The ``jamey`` command: inspect plugins and connectors, run one call, and plugin subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.metadata
+import inspect
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TextIO
+
+import attrs
+
+from jamey_host.audit import AUDIT_LOGGER_NAME
+from jamey_host.config import ConfigError, RuntimeConfig, default_state_dir
+from jamey_host.hooks import PluginError
+from jamey_host.markers import COMMANDS_ENTRY_POINT_GROUP
+
+USAGE_ERROR = 2
+
+
+@attrs.frozen
+class CliCommand:
+    """A subcommand that a plugin adds to ``jamey`` through the ``jamey_host.commands`` group.
+
+    The entry point's name is the subcommand's name; its target is a ``CliCommand``::
+
+        [project.entry-points."jamey_host.commands"]
+        demo = "my_plugin.demo:DEMO_COMMAND"
+
+    ``run`` receives the parsed arguments and returns the exit status (or an awaitable of it,
+    run with ``asyncio.run``). ``configure`` adds the subcommand's own arguments.
+    """
+
+    help: str
+    run: Callable[[argparse.Namespace], int | Awaitable[int]]
+    configure: Callable[[argparse.ArgumentParser], None] | None = None
+    description: str | None = None
+
+
+def _plugin_commands(stderr: TextIO) -> dict[str, CliCommand]:
+    commands: dict[str, CliCommand] = {}
+    for entry_point in importlib.metadata.entry_points(group=COMMANDS_ENTRY_POINT_GROUP):
+        if entry_point.name in ("plugins", "connectors", "run") or entry_point.name in commands:
+            continue
+        try:
+            command = entry_point.load()
+        except Exception as exc:
+            print(f"jamey: skipped command {entry_point.name!r}: {exc}", file=stderr)
+            continue
+        if not isinstance(command, CliCommand):
+            print(f"jamey: skipped command {entry_point.name!r}: not a CliCommand", file=stderr)
+            continue
+        commands[entry_point.name] = command
+    return commands
+
+
+def build_parser(commands: dict[str, CliCommand]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jamey",
+        description="Run and inspect jamey-host connectors. Settings come from JAMEY_* variables.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, help_text in (
+        ("plugins", "list installed plugins with their status"),
+        ("connectors", "list the connectors that can be called"),
+    ):
+        listing = sub.add_parser(name, help=help_text, description=help_text)
+        listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    run = sub.add_parser(
+        "run",
+        help="call one connector through the runtime",
+        description="Call one connector; exit status 0 on success, 1 on a failed call.",
+    )
+    run.add_argument("connector", help="the connector id, e.g. agent_orchestration")
+    run.add_argument("params", nargs="*", metavar="KEY=VALUE", help="the call's params")
+    run.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    run.add_argument("--user", help="user id recorded in the audit trail")
+    run.add_argument("--session", help="session id recorded in the audit trail")
+    run.add_argument("--audit", action="store_true", help="print audit events to stderr")
+    for name, command in sorted(commands.items()):
+        plugin_parser = sub.add_parser(
+            name, help=command.help, description=command.description or command.help
+        )
+        if command.configure is not None:
+            command.configure(plugin_parser)
+    return parser
+
+
+def _parse_params(pairs: Sequence[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected KEY=VALUE, got {pair.split('=')[0]!r}")
+        params[key] = value
+    return params
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in [headers, *rows]
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+async def _list(command: str, as_json: bool, config: RuntimeConfig, out: TextIO) -> int:
+    from jamey_host.runtime import Runtime
+
+    async with Runtime(config) as runtime:
+        if command == "plugins":
+            infos = runtime.plugins()
+            if as_json:
+                print(json.dumps([info.to_dict() for info in infos], indent=2), file=out)
+            else:
+                rows = [
+                    [
+                        i.name,
+                        i.version or "-",
+                        i.status,
+                        ",".join(i.connectors) or "-",
+                        i.error or "",
+                    ]
+                    for i in infos
+                ]
+                print(_table(rows, ["NAME", "VERSION", "STATUS", "CONNECTORS", "ERROR"]), file=out)
+        else:
+            specs = runtime.connectors()
+            granted = config.granted_capabilities
+            if as_json:
+                data = [
+                    spec.to_dict() | {"granted": spec.capability_level in granted} for spec in specs
+                ]
+                print(json.dumps(data, indent=2), file=out)
+            else:
+                rows = [
+                    [
+                        s.id,
+                        s.version,
+                        s.capability_level.value,
+                        "yes" if s.capability_level in granted else "no",
+                        "yes" if s.requires_approval else "no",
+                        ",".join(s.actions),
+                    ]
+                    for s in specs
+                ]
+                headers = ["ID", "VERSION", "CAPABILITY", "GRANTED", "APPROVAL", "ACTIONS"]
+                print(_table(rows, headers), file=out)
+    return 0
+
+
+async def _run(args: argparse.Namespace, config: RuntimeConfig, out: TextIO, err: TextIO) -> int:
+    from jamey_host.runtime import Runtime
+
+    params = _parse_params(args.params)
+    async with Runtime(config) as runtime:
+        result = await runtime.execute_connector(
+            args.connector, params, user_id=args.user, session_id=args.session
+        )
+    if args.json:
+        print(json.dumps(result.to_dict()), file=out)
+    else:
+        if result.output:
+            print(_pretty(result.output), file=out)
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=err)
+        for error in result.errors:
+            print(f"error: {error}", file=err)
+    return 0 if result.success else 1
+
+
+def _pretty(output: str) -> str:
+    try:
+        return json.dumps(json.loads(output), indent=2)
+    except ValueError:
+        return output
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``jamey`` console script; returns the exit status."""
+    out, err = sys.stdout, sys.stderr
+    commands = _plugin_commands(err)
+    parser = build_parser(commands)
+    args = parser.parse_args(argv)
+    try:
+        config = RuntimeConfig.from_env()
+        if args.command in commands:
+            answer = commands[args.command].run(args)
+            return asyncio.run(_await(answer)) if inspect.isawaitable(answer) else int(answer)
+        if getattr(args, "audit", False):
+            _print_audit_to(err)
+        if args.command == "run":
+            config = attrs.evolve(config, state_dir=default_state_dir())
+            return asyncio.run(_run(args, config, out, err))
+        return asyncio.run(_list(args.command, args.json, config, out))
+    except (ConfigError, ValueError) as exc:
+        print(f"jamey: error: {exc}", file=err)
+        return USAGE_ERROR
+    except PluginError as exc:
+        print(f"jamey: error: {exc}", file=err)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _await(answer: Awaitable[int]) -> int:
+    return int(await answer)
+
+
+def _print_audit_to(stream: TextIO) -> None:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("audit: %(message)s"))
+    audit_log = logging.getLogger(AUDIT_LOGGER_NAME)
+    audit_log.addHandler(handler)
+    audit_log.setLevel(logging.INFO)
+
+
+def run_console() -> None:
+    """The ``jamey`` console script: :func:`main` with its status as the exit code."""
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""What a connector call knows about itself, and how it reports to the audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, final
+
+import attrs
+
+from jamey_host.audit import AuditEvent, Outcome
+
+#: Delivers an event to the runtime's sinks; ``None`` when no sink would read it.
+EventEmitter = Callable[[AuditEvent], None]
+
+
+@final
+@attrs.frozen
+class ExecutionContext:
+    """The context of one ``execute_connector`` call, handed to the connector.
+
+    ``settings`` are this connector's settings from :class:`~jamey_host.RuntimeConfig`, read-only.
+    """
+
+    connector: str
+    action: str | None
+    user_id: str | None
+    session_id: str | None
+    settings: Mapping[str, str]
+    _emit: EventEmitter | None = attrs.field(default=None, repr=False, alias="emit")
+
+    def audit(self, event: str, *, outcome: Outcome, **details: Any) -> None:
+        """Emit an audit event stamped with this call's connector, action, user and session.
+
+        ``details`` are redacted before any sink sees them; an ``error`` detail becomes the
+        event's ``error`` field::
+
+            context.audit("agent.registered", outcome="success", agent_id="a1")
+        """
+        if self._emit is None:
+            return
+        error = details.pop("error", None)
+        self._emit(
+            AuditEvent.create(
+                event,
+                outcome=outcome,
+                connector=self.connector,
+                action=self.action,
+                user_id=self.user_id,
+                session_id=self.session_id,
+                details=details,
+                error=None if error is None else str(error),
+            )
+        )

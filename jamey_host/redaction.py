@@ -1,0 +1,40 @@
+"""The one redaction rule of the project, applied to everything that leaves a component."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+REDACTED = "***"
+
+# Substrings, matched case-insensitively anywhere in a key's name (contract section 3).
+_SECRET_KEY = re.compile(
+    "api_key|apikey|token|secret|password|authorization|credential", re.IGNORECASE
+)
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether a value stored under ``name`` must never be shown."""
+    return _SECRET_KEY.search(name) is not None
+
+
+def redact(value: Any) -> Any:
+    """Return a copy of ``value`` in which every secret-looking key's value is ``"***"``.
+
+    Mappings become ``dict``, lists and tuples keep their type, and nesting is followed to any
+    depth. Other values are returned as they are.
+
+    >>> redact({"user": "alice", "headers": {"Authorization": "Bearer x"}, "items": [{"token": 1}]})
+    {'user': 'alice', 'headers': {'Authorization': '***'}, 'items': [{'token': '***'}]}
+    """
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED if isinstance(key, str) and is_secret_key(key) else redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(redact(item) for item in value)
+    return value

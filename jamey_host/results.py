@@ -1,0 +1,59 @@
+"""The result of one connector call."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+
+
+def _strings(value: Any) -> list[str]:
+    return [str(item) for item in value]
+
+
+def _string_map(value: Any) -> dict[str, str]:
+    return {str(key): str(item) for key, item in dict(value).items()}
+
+
+@attrs.define(kw_only=False)
+class ConnectorResult:
+    """What a connector call produced. Mutable, so a connector can build it up.
+
+    Build one with :meth:`ok` or :meth:`fail`::
+
+        ConnectorResult.ok('{"answer": 42}', metadata={"agent": "a1"})
+        ConnectorResult.fail("Missing task")
+    """
+
+    success: bool = attrs.field(converter=bool)
+    output: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+    errors: list[str] = attrs.field(factory=list, converter=_strings)
+    warnings: list[str] = attrs.field(factory=list, converter=_strings)
+    metadata: dict[str, str] = attrs.field(factory=dict, converter=_string_map)
+    agents_contacted: list[str] = attrs.field(factory=list, converter=_strings)
+
+    @classmethod
+    def ok(cls, output: str = "", **fields: Any) -> ConnectorResult:
+        """A successful result with ``output`` and any other fields."""
+        return cls(True, output, **fields)
+
+    @classmethod
+    def fail(cls, *errors: str, **fields: Any) -> ConnectorResult:
+        """A failed result carrying ``errors``, in order."""
+        return cls(False, errors=list(errors), **fields)
+
+    def json(self) -> Any:
+        """Parse :attr:`output` as JSON (``json.JSONDecodeError`` if it is not)."""
+        return json.loads(self.output)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as plain JSON-ready data."""
+        return {
+            "success": self.success,
+            "output": self.output,
+            "errors": list(self.errors),
+            "warnings": list(self.warnings),
+            "metadata": dict(self.metadata),
+            "agents_contacted": list(self.agents_contacted),
+        }

@@ -1,0 +1,432 @@
+"""The runtime: loads plugins, gates and dispatches connector calls, and audits everything."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, Final, final
+
+import attrs
+
+from jamey_host.audit import AuditEvent, JsonLinesAuditLog, Outcome
+from jamey_host.config import RuntimeConfig
+from jamey_host.context import ExecutionContext
+from jamey_host.gating import ApprovalRequest, approval_refusal, capability_refusal
+from jamey_host.hooks import NamedImpl, PluginError, PluginHooks
+from jamey_host.loading import (
+    PluginCandidate,
+    default_plugin_name,
+    entry_point_candidates,
+    instantiate,
+    load_plugin_object,
+)
+from jamey_host.redaction import redact
+from jamey_host.results import ConnectorResult
+from jamey_host.specs import ConnectorSpec, PluginInfo
+
+log = logging.getLogger("jamey_host")
+
+_AUDIT_LOG_PLUGIN: Final = "jamey_host.audit_log"
+
+
+@attrs.frozen
+class _Connector:
+    spec: ConnectorSpec
+    plugin: str
+    execute: Callable[..., Any]
+
+
+def _params_problem(params: object) -> str | None:
+    if not isinstance(params, Mapping):
+        return f"Invalid params: expected a mapping of str to str, got {type(params).__name__}"
+    for key, value in params.items():
+        if not isinstance(key, str):
+            return f"Invalid params: key {key!r} is {type(key).__name__}, not str"
+        if not isinstance(value, str):
+            return f"Invalid params: value of {key!r} is {type(value).__name__}, not str"
+    return None
+
+
+@final
+class Runtime:
+    """Hosts connector plugins: ``async with Runtime(config) as runtime: ...``.
+
+    Entering loads the plugins (installed entry points unless ``load_entrypoints=False``, plus
+    the objects in ``plugins``) and runs their ``runtime_startup``; leaving runs
+    ``runtime_shutdown`` for every plugin that started. :meth:`execute_connector` never raises
+    for a failure of the call itself: it returns a failed :class:`ConnectorResult`.
+    """
+
+    def __init__(
+        self,
+        config: RuntimeConfig | None = None,
+        *,
+        plugins: Iterable[object] = (),
+        load_entrypoints: bool = True,
+    ) -> None:
+        self.config: Final = config if config is not None else RuntimeConfig()
+        self._initial_plugins = tuple(plugins)
+        self._load_entrypoints = load_entrypoints
+        self._hooks = PluginHooks()
+        self._infos: dict[str, PluginInfo] = {}
+        self._connectors: dict[str, _Connector] = {}
+        self._started: list[str] = []
+        self._starting: dict[str, asyncio.Future[None]] = {}
+        self._background: set[asyncio.Future[Any]] = set()
+        self._audit_log = JsonLinesAuditLog()
+        self._sinks: list[NamedImpl] = []
+        self._plugin_sinks = False
+        self._running = False
+        self._closed = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Load and start the plugins. With ``strict_plugins``, a failure raises ``PluginError``."""
+        if self._running or self._closed:
+            raise RuntimeError("a Runtime can be started only once")
+        self._hooks.register(self._audit_log, _AUDIT_LOG_PLUGIN)
+        self._refresh_sinks()
+        try:
+            if self._load_entrypoints:
+                for candidate in entry_point_candidates(self.config):
+                    self._add_candidate(candidate)
+            for plugin in self._initial_plugins:
+                self._add(plugin, default_plugin_name(plugin), version=None)
+            self._running = True
+            for name in list(self._infos):
+                if self._infos[name].status == "active":
+                    await self._start_plugin(name)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Run each started plugin's ``runtime_shutdown``, newest first; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._running = False
+        for name in reversed(self._started):
+            await self._stop_plugin(name)
+        self._started.clear()
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    # -- plugins ---------------------------------------------------------------------------
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every plugin the runtime knows, active, blocked or failed, in loading order."""
+        return list(self._infos.values())
+
+    def connectors(self) -> list[ConnectorSpec]:
+        """The specs of the connectors that can be called."""
+        return [connector.spec for connector in self._connectors.values()]
+
+    def settings_for(self, connector_id: str) -> Mapping[str, str]:
+        """The settings of one connector from the configuration, read-only."""
+        return self.config.settings_for(connector_id)
+
+    def register_plugin(self, plugin: object, name: str | None = None) -> str:
+        """Add a plugin object (or class, instantiated here) and return its name.
+
+        Raises ``PluginError`` if it cannot be used. In a running runtime its
+        ``runtime_startup`` runs at once; an async one runs as a task that calls of its
+        connectors wait for.
+        """
+        plugin = instantiate(plugin)
+        name = name or default_plugin_name(plugin)
+        if name in self._infos and self._infos[name].status == "active":
+            raise PluginError(f"a plugin named {name!r} is already registered")
+        info = self._add(plugin, name, version=getattr(plugin, "__version__", None), strict=True)
+        if self._running and info.status == "active":
+            task = asyncio.ensure_future(self._start_plugin(name))
+            self._starting[name] = task
+            self._track(task)
+            task.add_done_callback(lambda _: self._starting.pop(name, None))
+        return name
+
+    def unregister_plugin(self, name: str) -> None:
+        """Remove a plugin and its connectors, running its ``runtime_shutdown`` if it started."""
+        if name not in self._infos or name == _AUDIT_LOG_PLUGIN:
+            raise KeyError(f"no plugin named {name!r}")
+        info = self._infos.pop(name)
+        for connector_id in info.connectors:
+            owner = self._connectors.get(connector_id)
+            if owner is not None and owner.plugin == name:
+                del self._connectors[connector_id]
+        if name in self._started:
+            self._started.remove(name)
+            self._track(asyncio.ensure_future(self._stop_plugin(name)))
+        else:
+            self._hooks.unregister(name)
+            self._refresh_sinks()
+
+    def _add_candidate(self, candidate: PluginCandidate) -> None:
+        if candidate.blocked_reason is not None:
+            self._infos[candidate.name] = PluginInfo(
+                candidate.name, candidate.version, "blocked", candidate.blocked_reason
+            )
+            return
+        try:
+            plugin = load_plugin_object(candidate)
+        except PluginError as exc:
+            self._record_failure(candidate.name, candidate.version, str(exc))
+            return
+        self._add(plugin, candidate.name, candidate.version)
+
+    def _add(
+        self, plugin: object, name: str, version: str | None, *, strict: bool = False
+    ) -> PluginInfo:
+        try:
+            self._hooks.register(plugin, name)
+            specs = self._hooks.connector_specs(name)
+            execute = self._hooks.executor(name)
+            self._check_connectors(name, specs, execute)
+        except Exception as exc:
+            self._hooks.unregister(name)
+            reason = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
+            if strict:
+                raise PluginError(f"plugin {name!r} cannot be registered: {reason}") from None
+            return self._record_failure(name, version, reason)
+        for spec in specs:
+            assert execute is not None  # checked by _check_connectors
+            self._connectors[spec.id] = _Connector(spec, name, execute)
+        info = PluginInfo(name, version, "active", None, tuple(spec.id for spec in specs))
+        self._infos[name] = info
+        self._refresh_sinks()
+        return info
+
+    def _check_connectors(
+        self, name: str, specs: list[ConnectorSpec], execute: Callable[..., Any] | None
+    ) -> None:
+        ids = [spec.id for spec in specs]
+        if len(set(ids)) != len(ids):
+            raise PluginError("register_connectors returned the same connector id twice")
+        for spec in specs:
+            owner = self._connectors.get(spec.id)
+            if owner is not None:
+                raise PluginError(
+                    f"connector id {spec.id!r} is already registered by plugin {owner.plugin!r}"
+                )
+        if specs and execute is None:
+            raise PluginError("registers connectors but does not implement execute_connector")
+
+    def _record_failure(self, name: str, version: str | None, reason: str) -> PluginInfo:
+        info = PluginInfo(name, version, "failed", reason)
+        self._infos[name] = info
+        log.warning("jamey_host: plugin %r skipped: %s", name, reason)
+        self.audit("plugin.load_failed", outcome="failure", plugin=name, error=reason)
+        if self.config.strict_plugins:
+            raise PluginError(f"plugin {name!r} failed to load: {reason}")
+        return info
+
+    async def _start_plugin(self, name: str) -> None:
+        startup = self._hooks.lifecycle("runtime_startup", name)
+        try:
+            if startup is not None:
+                answer = startup(self)
+                if inspect.isawaitable(answer):
+                    await answer
+        except Exception as exc:
+            log.exception("runtime_startup of plugin %r raised", name)
+            info = self._infos.get(name)
+            self._detach(name)
+            reason = f"runtime_startup failed: {type(exc).__name__}: {exc}"
+            self._record_failure(name, info.version if info else None, reason)
+            return
+        self._started.append(name)
+
+    async def _stop_plugin(self, name: str) -> None:
+        shutdown = self._hooks.lifecycle("runtime_shutdown", name)
+        try:
+            if shutdown is not None:
+                answer = shutdown(self)
+                if inspect.isawaitable(answer):
+                    await answer
+        except Exception:
+            log.exception("runtime_shutdown of plugin %r raised", name)
+        finally:
+            if name not in self._infos or self._infos[name].status != "active":
+                self._hooks.unregister(name)
+                self._refresh_sinks()
+
+    def _detach(self, name: str) -> None:
+        for connector_id in [c for c, conn in self._connectors.items() if conn.plugin == name]:
+            del self._connectors[connector_id]
+        self._hooks.unregister(name)
+        self._refresh_sinks()
+
+    # -- calls -----------------------------------------------------------------------------
+
+    async def execute_connector(
+        self,
+        name: str,
+        params: Mapping[str, str],
+        *,
+        user_id: str | None = None,
+        session_id: str | None = None,
+    ) -> ConnectorResult:
+        """Call connector ``name``; every failure comes back as a failed result, never raised."""
+        started = time.perf_counter()
+        outcome: Outcome = "failure"
+        action: str | None = None
+        try:
+            problem = _params_problem(params)
+            if problem is not None:
+                result = ConnectorResult.fail(problem)
+            else:
+                action = params.get("action")
+                result, outcome = await self._dispatch(name, params, action, user_id, session_id)
+        except Exception as exc:  # a bug of the runtime itself must still not reach the caller
+            log.exception("execute_connector(%r) failed inside the runtime", name)
+            result = ConnectorResult.fail(
+                f"Internal error while calling {name}: {type(exc).__name__}"
+            )
+            outcome = "failure"
+        if self._plugin_sinks or self._audit_log.enabled():
+            self._emit_execute_event(
+                name, params, action, user_id, session_id, result, outcome, started
+            )
+        return result
+
+    async def _dispatch(
+        self,
+        name: str,
+        params: Mapping[str, str],
+        action: str | None,
+        user_id: str | None,
+        session_id: str | None,
+    ) -> tuple[ConnectorResult, Outcome]:
+        if not self._running:
+            not_running = "Runtime is not running: use 'async with Runtime(...)'"
+            return ConnectorResult.fail(not_running), "failure"
+        connector = self._connectors.get(name) if isinstance(name, str) else None
+        if connector is None:
+            return ConnectorResult.fail(f"Connector not found: {name}"), "failure"
+        spec = connector.spec
+        refusal = capability_refusal(spec, self.config.granted_capabilities)
+        if refusal is None and spec.requires_approval:
+            request = ApprovalRequest(name, action, redact(params), user_id, session_id)
+            refusal = await approval_refusal(self._hooks, request)
+        if refusal is not None:
+            return ConnectorResult.fail(refusal), "denied"
+        if self._starting and connector.plugin in self._starting:
+            await asyncio.shield(self._starting[connector.plugin])
+        context = ExecutionContext(
+            connector=name,
+            action=action,
+            user_id=user_id,
+            session_id=session_id,
+            settings=self.config.settings_for(name),
+            emit=self._emit if (self._plugin_sinks or self._audit_log.enabled()) else None,
+        )
+        result = await self._call(connector, name, dict(params), context)
+        return result, "success" if result.success else "failure"
+
+    async def _call(
+        self, connector: _Connector, name: str, params: dict[str, str], context: ExecutionContext
+    ) -> ConnectorResult:
+        try:
+            result = connector.execute(name, params, context)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:
+            log.exception("connector %r (plugin %r) raised", name, connector.plugin)
+            return ConnectorResult.fail(
+                f"Connector {name} failed: {type(exc).__name__} (details in the jamey_host log)"
+            )
+        if not isinstance(result, ConnectorResult):
+            return ConnectorResult.fail(
+                f"Connector {name} returned {type(result).__name__}, not a ConnectorResult"
+            )
+        if result.metadata:
+            result.metadata = redact(result.metadata)
+        return result
+
+    # -- audit -----------------------------------------------------------------------------
+
+    def audit(
+        self, event: str, *, outcome: Outcome, connector: str | None = None, **details: Any
+    ) -> None:
+        """Emit an audit event outside any call, e.g. from ``runtime_startup``."""
+        if not (self._plugin_sinks or self._audit_log.enabled()):
+            return
+        error = details.pop("error", None)
+        self._emit(
+            AuditEvent.create(
+                event,
+                outcome=outcome,
+                connector=connector,
+                details=details,
+                error=None if error is None else str(error),
+            )
+        )
+
+    def _emit_execute_event(
+        self,
+        name: str,
+        params: object,
+        action: str | None,
+        user_id: str | None,
+        session_id: str | None,
+        result: ConnectorResult,
+        outcome: Outcome,
+        started: float,
+    ) -> None:
+        details: dict[str, Any] = {
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "params": params if isinstance(params, Mapping) else repr(type(params)),
+        }
+        if result.agents_contacted:
+            details["agents_contacted"] = list(result.agents_contacted)
+        self._emit(
+            AuditEvent.create(
+                "connector.execute",
+                outcome=outcome,
+                connector=name if isinstance(name, str) else repr(name),
+                action=action,
+                user_id=user_id,
+                session_id=session_id,
+                details=details,
+                error="; ".join(result.errors) if result.errors else None,
+            )
+        )
+
+    def _emit(self, event: AuditEvent) -> None:
+        for plugin_name, sink in self._sinks:
+            try:
+                answer = sink(event)
+                if answer is not None and inspect.isawaitable(answer):
+                    self._track(asyncio.ensure_future(answer))
+            except Exception:
+                log.exception("audit_event of plugin %r raised; other sinks still run", plugin_name)
+
+    def _refresh_sinks(self) -> None:
+        self._sinks = self._hooks.audit_sinks()
+        self._plugin_sinks = any(name != _AUDIT_LOG_PLUGIN for name, _ in self._sinks)
+
+    def _track(self, future: asyncio.Future[Any]) -> None:
+        self._background.add(future)
+        future.add_done_callback(self._finished_background)
+
+    def _finished_background(self, future: asyncio.Future[Any]) -> None:
+        self._background.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.error("background task of the runtime failed", exc_info=future.exception())
