@@ -1,0 +1,1 @@
+"""pytest support for connector authors (``pip install jamey-host[testing]``)."""

@@ -1,0 +1,1 @@
+"""The pytest11 plugin of jamey-host: fixtures for connector tests."""

@@ -1,0 +1,91 @@
+"""Where the agents of one runtime live: the store interface and the in-memory store.
+
+Every operation is a coroutine so that a networked or on-disk store can implement the same
+interface. The guarantees each operation must give (any store):
+
+- ``insert`` is atomic insert-if-absent: of two racing inserts of one id, exactly one wins.
+- ``replace`` overwrites an agent's record in place, keeping its registration order.
+- ``delete``, ``get`` and ``list`` see every completed write (read-your-writes).
+- ``next_for_capability`` is round-robin in registration order over the agents offering the
+  capability; concurrent callers each get the next agent (no two get the same turn).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from jamey_agent_orchestration.agents import Agent
+
+
+class AgentStore(Protocol):
+    """The storage interface of the agent registry."""
+
+    async def open(self) -> None:
+        """Acquire resources (files, connections); called at runtime startup."""
+
+    async def close(self) -> None:
+        """Release them; called at runtime shutdown."""
+
+    async def insert(self, agent: Agent) -> bool:
+        """Add ``agent`` unless its id exists; return whether it was added."""
+
+    async def replace(self, agent: Agent) -> bool:
+        """Add or overwrite ``agent``; return whether an agent was overwritten."""
+
+    async def delete(self, agent_id: str) -> bool:
+        """Remove an agent; return whether it existed."""
+
+    async def get(self, agent_id: str) -> Agent | None:
+        """The agent with this id, if any."""
+
+    async def list(self) -> list[Agent]:
+        """Every agent, in registration order."""
+
+    async def next_for_capability(self, capability: str) -> Agent | None:
+        """The next agent offering ``capability``, round-robin; ``None`` if none does."""
+
+
+class MemoryAgentStore:
+    """Agents in a dict: the default of an embedded runtime, forgotten when it closes.
+
+    Each method runs without awaiting, so on one event loop it is atomic without a lock, and
+    nothing ever waits for a lock held across network I/O.
+    """
+
+    def __init__(self) -> None:
+        self._agents: dict[str, Agent] = {}
+        self._turns: dict[str, int] = {}
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def insert(self, agent: Agent) -> bool:
+        if agent.id in self._agents:
+            return False
+        self._agents[agent.id] = agent
+        return True
+
+    async def replace(self, agent: Agent) -> bool:
+        existed = agent.id in self._agents
+        self._agents[agent.id] = agent  # an existing key keeps its place in a dict
+        return existed
+
+    async def delete(self, agent_id: str) -> bool:
+        return self._agents.pop(agent_id, None) is not None
+
+    async def get(self, agent_id: str) -> Agent | None:
+        return self._agents.get(agent_id)
+
+    async def list(self) -> list[Agent]:
+        return list(self._agents.values())
+
+    async def next_for_capability(self, capability: str) -> Agent | None:
+        offering = [agent for agent in self._agents.values() if agent.offers(capability)]
+        if not offering:
+            return None
+        turn = self._turns.get(capability, 0)
+        self._turns[capability] = turn + 1
+        return offering[turn % len(offering)]

@@ -1,0 +1,82 @@
+"""pytest plugin (``pytest11`` entry point): real HTTPS agents for tests.
+
+Only ``pytest`` is imported here; aiohttp, trustme and pytest-asyncio are imported when a fixture
+is used, so installing the package never breaks anyone's test run. No fixture is autouse.
+
+``jamey_agent_server`` is an async factory::
+
+    async def test_sum(jamey_agent_server):
+        agent = await jamey_agent_server(handlers={"sum": fn}, name="a1")
+        agent.url, agent.api_key, agent.ca_path, agent.requests
+        agent.fail_next(503, times=2, headers={"Retry-After": "0"})
+
+Every agent of one test shares one throwaway CA (``jamey_agent_ca``), so one ``ca_path`` trusts
+them all; their certificates are valid for ``127.0.0.1``, ``localhost`` and ``::1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import TYPE_CHECKING, Protocol
+
+import pytest
+
+if TYPE_CHECKING:
+    from jamey_agent_orchestration.server import Handler
+    from jamey_agent_orchestration.tls_fixtures import RecordingAgent, ThrowawayCA
+
+try:
+    from pytest_asyncio import fixture as _async_fixture
+except ImportError:  # pragma: no cover - the async fixture then needs another async plugin
+    _async_fixture = pytest.fixture  # type: ignore[assignment]
+
+__all__ = ["AgentServerFactory", "jamey_agent_ca", "jamey_agent_server"]
+
+
+class AgentServerFactory(Protocol):
+    """The type of the ``jamey_agent_server`` fixture."""
+
+    async def __call__(
+        self,
+        *,
+        handlers: Mapping[str, Handler] | None = None,
+        name: str = "agent",
+        api_key: str | None = None,
+        delay: float = 0.0,
+    ) -> RecordingAgent: ...
+
+
+@pytest.fixture
+def jamey_agent_ca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrowawayCA]:
+    """The throwaway CA of this test: ``.ca_path``, ``.server_context()``, ``.client_context()``."""
+    from jamey_agent_orchestration.tls_fixtures import ThrowawayCA
+
+    with ThrowawayCA(tmp_path_factory.mktemp("jamey-agent-ca")) as ca:
+        yield ca
+
+
+@_async_fixture
+async def jamey_agent_server(jamey_agent_ca: ThrowawayCA) -> AsyncIterator[AgentServerFactory]:
+    """Start HTTPS agents on 127.0.0.1; each is closed after the test."""
+    from jamey_agent_orchestration.tls_fixtures import start_test_agent
+
+    agents: list[RecordingAgent] = []
+
+    async def factory(
+        *,
+        handlers: Mapping[str, Handler] | None = None,
+        name: str = "agent",
+        api_key: str | None = None,
+        delay: float = 0.0,
+    ) -> RecordingAgent:
+        agent = await start_test_agent(
+            jamey_agent_ca, handlers=handlers, name=name, api_key=api_key, delay=delay
+        )
+        agents.append(agent)
+        return agent
+
+    try:
+        yield factory
+    finally:
+        for agent in reversed(agents):
+            await agent.close()
