@@ -1,0 +1,321 @@
+"""Sending one task to one agent over verified HTTPS, with retries: the connector's network code.
+
+Every address actually dialled (IP literals, resolved names alike) passes ``check_address`` in the
+connector's socket factory, so nothing is sent to a refused address. Messages are built from safe
+parts only (status codes, errno texts, TLS verify messages, exception type names): the ``str`` and
+``repr`` of aiohttp's exceptions can carry the request headers, hence the bearer key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import errno
+import json
+import logging
+import os
+import socket
+import ssl
+from collections.abc import Mapping
+
+import aiohttp
+import attrs
+import yarl
+from aiohappyeyeballs import AddrInfoType
+
+from .address_policy import check_address
+from .api_key import ApiKey
+from .errors import SecurityViolation
+from .retries import (
+    RETRYABLE_STATUSES,
+    FailureKind,
+    RetryPolicy,
+    call_with_retries,
+    failure_for_status,
+    is_retryable,
+    parse_retry_after,
+)
+from .settings import AgentSettings
+from .tls import build_client_context, describe_certificate_error, describe_ssl_error
+
+__all__ = ["AgentTransport", "Delivery", "FailureKind"]
+
+logger = logging.getLogger(__name__)
+
+_SEND_FAILED = "Failed to send task to agent"
+_CHUNK = 64 * 1024
+
+
+@attrs.frozen
+class Delivery:
+    """The outcome of delivering one task to one agent, after any retries."""
+
+    ok: bool
+    response: object = None  # the parsed JSON body when ok
+    error: str | None = None  # a safe message in the contract's wording when not ok
+    status: int | None = None  # the last HTTP status seen, if any
+    attempts: int = 0  # requests actually sent (or at least dialled)
+    failure: FailureKind | None = None
+
+
+@attrs.frozen
+class _Attempt:
+    """One attempt's outcome, as the retry loop sees it."""
+
+    delivery: Delivery
+    sent: bool = True  # False when nothing was dialled (address refused before any socket)
+    retry_after: float | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return is_retryable(self.delivery.failure, self.delivery.status)
+
+
+@attrs.define
+class _DialLog:
+    """What the socket factory saw during one attempt; aiohttp merges its OSErrors into one."""
+
+    refusals: list[str] = attrs.Factory(list)
+    dialled: int = 0
+
+    def refused(self) -> _Attempt:
+        """The attempt's outcome: the first refusal; sent only if another address was dialled."""
+        return _Attempt(_fail(FailureKind.SECURITY, self.refusals[0]), sent=self.dialled > 0)
+
+
+_DIAL_LOG: contextvars.ContextVar[_DialLog | None] = contextvars.ContextVar(
+    "jamey_agent_dial_log", default=None
+)
+
+
+class _AddressRefused(OSError):
+    """Raised by the socket factory; an OSError so aiohttp tries the name's other addresses."""
+
+
+def _fail(kind: FailureKind, error: str, status: int | None = None) -> Delivery:
+    return Delivery(ok=False, error=error, status=status, failure=kind)
+
+
+class AgentTransport:
+    """One aiohttp session per runtime; :meth:`deliver` sends a task, never raising for failures."""
+
+    def __init__(self, settings: AgentSettings, *, retry_policy: RetryPolicy | None = None) -> None:
+        """``retry_policy`` defaults to ``settings.retries`` attempts with the default backoff."""
+        self._settings = settings
+        self._policy = retry_policy or RetryPolicy(attempts=settings.retries)
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+        self._starting = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Build the TLS context (in a thread: it reads files) and open the session."""
+        async with self._starting:  # two concurrent starts must not open two sessions
+            if self._closed:
+                raise RuntimeError("AgentTransport was closed")
+            if self._session is None:
+                context = await asyncio.to_thread(build_client_context, self._settings.ca_bundle)
+                if self._closed:  # close() ran while the context was being built
+                    raise RuntimeError("AgentTransport was closed")
+                self._session = self._open_session(context)
+
+    def _open_session(self, context: ssl.SSLContext) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            ssl=context,
+            socket_factory=self._open_socket,
+            limit=0,  # broadcast is bounded by max_concurrency; a pool limit would only queue
+            ttl_dns_cache=10,  # a stale entry is harmless: each dialled address is checked anyway
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            trust_env=False,  # a proxy from the environment would bypass the address check
+            cookie_jar=aiohttp.DummyCookieJar(),  # no agent's cookies may reach another agent
+            timeout=aiohttp.ClientTimeout(total=self._settings.timeout),
+            raise_for_status=False,
+        )
+
+    async def close(self) -> None:
+        """Close the session and its connections; safe to call more than once."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def _open_socket(self, addr_info: AddrInfoType) -> socket.socket:
+        """aiohttp's socket factory: refuse a forbidden address before any socket exists."""
+        family, type_, proto, _, sockaddr = addr_info
+        log = _DIAL_LOG.get()
+        try:
+            check_address(str(sockaddr[0]), self._settings.allow_networks)
+        except SecurityViolation as exc:
+            if log is not None:
+                log.refusals.append(str(exc))
+            raise _AddressRefused(errno.EACCES, str(exc)) from None
+        if log is not None:
+            log.dialled += 1
+        return socket.socket(family=family, type=type_, proto=proto)
+
+    async def deliver(
+        self,
+        *,
+        url: yarl.URL,
+        api_key: ApiKey,
+        task: str,
+        params: Mapping[str, str],
+        idempotency_key: str,
+        timeout: float | None = None,
+    ) -> Delivery:
+        """POST the task to ``{url}/api/v1/tasks`` with retries; never raises for failures.
+
+        The same ``Idempotency-Key`` goes with every attempt. ``timeout`` (default: the ``timeout``
+        setting) bounds each attempt, not the whole delivery.
+        """
+        session = self._session
+        if session is None:
+            raise RuntimeError("AgentTransport.start() was not awaited")
+        if url.scheme != "https":
+            error = f"Security violation: Agent URLs must use HTTPS. Got: {url.scheme}"
+            return _fail(FailureKind.SECURITY, error)
+        endpoint = url.with_path(url.raw_path.rstrip("/") + "/api/v1/tasks", encoded=True)
+        body = json.dumps({"task": task, "params": dict(params)}).encode()
+        headers = {
+            "Authorization": f"Bearer {api_key.reveal()}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": idempotency_key,
+        }
+        seconds = self._settings.timeout if timeout is None else timeout
+        if not 0 < seconds < float("inf"):  # aiohttp reads a total of 0 as "no timeout at all"
+            raise ValueError(f"timeout must be a positive number of seconds, got {seconds!r}")
+        attempts = tries = 0
+        last_status: int | None = None
+
+        async def attempt() -> _Attempt:
+            nonlocal attempts, tries, last_status
+            tries += 1
+            outcome = await self._attempt(session, endpoint, headers, body, seconds)
+            attempts += outcome.sent
+            if outcome.delivery.status is not None:
+                last_status = outcome.delivery.status
+            if not outcome.delivery.ok:
+                logger.debug(
+                    "Task delivery to %s failed (try %d): %s",
+                    url.host,
+                    tries,
+                    outcome.delivery.error,
+                )
+            return outcome
+
+        final = await call_with_retries(attempt, self._policy)
+        return attrs.evolve(final.delivery, attempts=attempts, status=last_status)
+
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        endpoint: yarl.URL,
+        headers: Mapping[str, str],
+        body: bytes,
+        seconds: float,
+    ) -> _Attempt:
+        """One request; every failure is mapped to a safe message here and nothing is raised."""
+        log = _DialLog()
+        token = _DIAL_LOG.set(log)
+        try:
+            async with session.post(
+                endpoint,
+                data=body,
+                headers=headers,
+                allow_redirects=False,  # a redirect is a failure (and could downgrade to http)
+                timeout=aiohttp.ClientTimeout(total=seconds),
+            ) as response:
+                return await self._read(response)
+        except aiohttp.ClientConnectorCertificateError as exc:
+            reason = describe_certificate_error(exc.certificate_error)
+            return _Attempt(_fail(FailureKind.TLS, f"Certificate validation failed: {reason}"))
+        except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
+            reason = describe_ssl_error(getattr(exc, "os_error", exc))
+            error = f"{_SEND_FAILED}: TLS handshake failed ({reason})"
+            return _Attempt(_fail(FailureKind.TLS, error))
+        except TimeoutError:
+            if log.refusals:  # some addresses refused, the others unreachable: say why
+                return log.refused()
+            error = f"{_SEND_FAILED}: timed out after {seconds:g}s"
+            return _Attempt(_fail(FailureKind.TIMEOUT, error))
+        except aiohttp.ClientConnectorError as exc:
+            if log.refusals:  # aiohttp merged our refusals into one plain OSError
+                return log.refused()
+            cause = _os_cause(exc.os_error)
+            if isinstance(exc, aiohttp.ClientConnectorDNSError):
+                cause = f"cannot resolve host ({cause})"
+            return _Attempt(_fail(FailureKind.CONNECTION, f"{_SEND_FAILED}: {cause}"))
+        except aiohttp.ServerDisconnectedError:
+            return _Attempt(_fail(FailureKind.CONNECTION, f"{_SEND_FAILED}: server disconnected"))
+        except aiohttp.ClientPayloadError:
+            error = f"{_SEND_FAILED}: response body incomplete"
+            return _Attempt(_fail(FailureKind.CONNECTION, error))
+        except aiohttp.ClientResponseError:
+            error = f"{_SEND_FAILED}: invalid HTTP response"
+            return _Attempt(_fail(FailureKind.BAD_RESPONSE, error))
+        except (aiohttp.ClientError, OSError) as exc:
+            cause = _os_cause(exc) if isinstance(exc, OSError) else type(exc).__name__
+            return _Attempt(_fail(FailureKind.CONNECTION, f"{_SEND_FAILED}: {cause}"))
+        except Exception as exc:  # never let an unforeseen error (or its repr) escape deliver()
+            logger.warning("Unexpected %s while sending a task to an agent", type(exc).__name__)
+            error = f"{_SEND_FAILED}: unexpected error ({type(exc).__name__})"
+            return _Attempt(_fail(FailureKind.BAD_RESPONSE, error))
+        finally:
+            _DIAL_LOG.reset(token)
+
+    async def _read(self, response: aiohttp.ClientResponse) -> _Attempt:
+        """Judge the status, then read at most ``max_response_bytes`` (decoded) and parse JSON."""
+        status = response.status
+        if not 200 <= status < 300:
+            kind = failure_for_status(status)
+            retry_after = None
+            if status in RETRYABLE_STATUSES:
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            error = f"Agent returned error status: {status}"
+            return _Attempt(_fail(kind, error, status), retry_after=retry_after)
+
+        limit = self._settings.max_response_bytes
+        too_large = _fail(
+            FailureKind.BAD_RESPONSE, f"{_SEND_FAILED}: response larger than {limit} bytes", status
+        )
+        # Content-Length counts encoded bytes: it bounds the decoded size only without an encoding.
+        identity = response.headers.get("Content-Encoding", "identity").lower() == "identity"
+        if identity and response.content_length is not None and response.content_length > limit:
+            return _Attempt(too_large)
+        data = bytearray()
+        while True:
+            # resp.content yields decompressed bytes; stop as soon as one byte too many has arrived.
+            chunk = await response.content.read(min(_CHUNK, limit + 1 - len(data)))
+            if not chunk:
+                break
+            data += chunk
+            if len(data) > limit:
+                return _Attempt(too_large)
+        try:
+            parsed: object = json.loads(data)
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+            error = f"{_SEND_FAILED}: response is not JSON"
+            return _Attempt(_fail(FailureKind.BAD_RESPONSE, error, status))
+        return _Attempt(Delivery(ok=True, response=parsed, status=status))
+
+
+def _os_cause(error: OSError) -> str:
+    """A short cause such as ``connection refused``, from the errno only (never the full text)."""
+    if isinstance(error, socket.gaierror) and error.strerror:
+        return error.strerror.lower()
+    if isinstance(error.errno, int) and error.errno > 0:
+        return os.strerror(error.errno).lower()
+    # asyncio raises some of these without an errno (e.g. ConnectionResetError("Connection lost")).
+    for kind, cause in _CAUSES:
+        if isinstance(error, kind):
+            return cause
+    return type(error).__name__
+
+
+_CAUSES: tuple[tuple[type[OSError], str], ...] = (
+    (ConnectionRefusedError, "connection refused"),
+    (ConnectionResetError, "connection reset"),
+    (ConnectionAbortedError, "connection aborted"),
+    (BrokenPipeError, "connection closed"),
+)
