@@ -93,8 +93,23 @@ class AuditEvent:
         }
 
     def to_json(self) -> str:
-        """One line of JSON; values JSON cannot encode are written as their ``str``."""
-        return json.dumps(self.to_dict(), default=str, separators=(",", ":"))
+        """One line of JSON; keys and values JSON cannot encode are written as their ``str``."""
+        data = self.to_dict()
+        try:
+            return json.dumps(data, default=str, separators=(",", ":"))
+        except TypeError:  # a non-string key, which ``default`` never sees
+            return json.dumps(_string_keys(data), default=str, separators=(",", ":"))
+
+
+def _string_keys(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            key if isinstance(key, str) else str(key): _string_keys(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_string_keys(item) for item in value]
+    return value
 
 
 class JsonLinesAuditLog:

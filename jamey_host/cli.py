@@ -22,6 +22,10 @@ from jamey_host.markers import COMMANDS_ENTRY_POINT_GROUP
 USAGE_ERROR = 2
 
 
+class UsageError(Exception):
+    """A command line that cannot be run as given (exit status 2)."""
+
+
 @attrs.frozen
 class CliCommand:
     """A subcommand that a plugin adds to ``jamey`` through the ``jamey_host.commands`` group.
@@ -95,7 +99,7 @@ def _parse_params(pairs: Sequence[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"expected KEY=VALUE, got {pair.split('=')[0]!r}")
+            raise UsageError(f"expected KEY=VALUE, got {pair.split('=')[0]!r}")
         params[key] = value
     return params
 
@@ -198,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = attrs.evolve(config, state_dir=default_state_dir())
             return asyncio.run(_run(args, config, out, err))
         return asyncio.run(_list(args.command, args.json, config, out))
-    except (ConfigError, ValueError) as exc:
+    except (ConfigError, UsageError) as exc:
         print(f"jamey: error: {exc}", file=err)
         return USAGE_ERROR
     except PluginError as exc:

@@ -20,8 +20,17 @@ LOAD_PLUGINS_VAR: Final = "JAMEY_LOAD_PLUGINS"
 DISABLE_PLUGINS_VAR: Final = "JAMEY_DISABLE_PLUGINS"
 STRICT_PLUGINS_VAR: Final = "JAMEY_STRICT_PLUGINS"
 HOME_VAR: Final = "JAMEY_HOME"
+SECRET_KEY_VAR: Final = "JAMEY_SECRET_KEY"  # noqa: S105 - a variable name
+# Variables with a meaning of their own: never read as connector settings.
 _OWN_VARS: Final = frozenset(
-    {CAPABILITIES_VAR, LOAD_PLUGINS_VAR, DISABLE_PLUGINS_VAR, STRICT_PLUGINS_VAR, HOME_VAR}
+    {
+        CAPABILITIES_VAR,
+        LOAD_PLUGINS_VAR,
+        DISABLE_PLUGINS_VAR,
+        STRICT_PLUGINS_VAR,
+        HOME_VAR,
+        SECRET_KEY_VAR,
+    }
 )
 _PLUGIN_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _SETTING_KEY = re.compile(r"[a-z0-9_]+")

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final, final
 
@@ -75,7 +75,8 @@ class Runtime:
         self._infos: dict[str, PluginInfo] = {}
         self._connectors: dict[str, _Connector] = {}
         self._started: list[str] = []
-        self._starting: dict[str, asyncio.Future[None]] = {}
+        self._starting: dict[str, asyncio.Future[bool]] = {}
+        self._deferred_failures: list[tuple[str, str]] | None = None
         self._background: set[asyncio.Future[Any]] = set()
         self._audit_log = JsonLinesAuditLog()
         self._sinks: list[NamedImpl] = []
@@ -104,11 +105,19 @@ class Runtime:
         self._hooks.register(self._audit_log, _AUDIT_LOG_PLUGIN)
         self._refresh_sinks()
         try:
+            # Load failures are audited once every plugin is registered, so that sinks loaded
+            # later (or passed in ``plugins``) receive them too.
+            self._deferred_failures = []
             if self._load_entrypoints:
                 for candidate in entry_point_candidates(self.config):
                     self._add_candidate(candidate)
             for plugin in self._initial_plugins:
-                self._add(plugin, default_plugin_name(plugin), version=None)
+                self._add(plugin, self._free_name(default_plugin_name(plugin)), version=None)
+            deferred, self._deferred_failures = self._deferred_failures, None
+            for plugin_name, reason in deferred:
+                self.audit(
+                    "plugin.load_failed", outcome="failure", plugin=plugin_name, error=reason
+                )
             self._running = True
             for name in list(self._infos):
                 if self._infos[name].status == "active":
@@ -151,8 +160,10 @@ class Runtime:
         connectors wait for.
         """
         plugin = instantiate(plugin)
-        name = name or default_plugin_name(plugin)
-        if name in self._infos and self._infos[name].status == "active":
+        name = name or self._free_name(default_plugin_name(plugin))
+        if self._hooks.has_plugin(name) or (
+            self._infos.get(name, None) is not None and (self._infos[name].status == "active")
+        ):
             raise PluginError(f"a plugin named {name!r} is already registered")
         info = self._add(plugin, name, version=getattr(plugin, "__version__", None), strict=True)
         if self._running and info.status == "active":
@@ -161,6 +172,14 @@ class Runtime:
             self._track(task)
             task.add_done_callback(lambda _: self._starting.pop(name, None))
         return name
+
+    def _free_name(self, name: str) -> str:
+        # Two objects of one class get distinct default names, as pluggy needs.
+        candidate, number = name, 1
+        while self._hooks.has_plugin(candidate) or candidate in self._infos:
+            number += 1
+            candidate = f"{name}-{number}"
+        return candidate
 
     def unregister_plugin(self, name: str) -> None:
         """Remove a plugin and its connectors, running its ``runtime_shutdown`` if it started."""
@@ -171,12 +190,24 @@ class Runtime:
             owner = self._connectors.get(connector_id)
             if owner is not None and owner.plugin == name:
                 del self._connectors[connector_id]
-        if name in self._started:
+        starting = self._starting.get(name)
+        if starting is not None:
+            self._track(asyncio.ensure_future(self._stop_after_startup(name, starting)))
+        elif name in self._started:
             self._started.remove(name)
-            self._track(asyncio.ensure_future(self._stop_plugin(name)))
+            answer = self._begin_shutdown(name)
+            if answer is None:
+                self._forget_hooks(name)
+            else:
+                self._track(asyncio.ensure_future(self._finish_shutdown(name, answer)))
         else:
-            self._hooks.unregister(name)
-            self._refresh_sinks()
+            self._forget_hooks(name)
+
+    async def _stop_after_startup(self, name: str, starting: asyncio.Future[bool]) -> None:
+        if await asyncio.shield(starting):
+            await self._stop_plugin(name)
+        else:
+            self._forget_hooks(name)
 
     def _add_candidate(self, candidate: PluginCandidate) -> None:
         if candidate.blocked_reason is not None:
@@ -194,13 +225,16 @@ class Runtime:
     def _add(
         self, plugin: object, name: str, version: str | None, *, strict: bool = False
     ) -> PluginInfo:
+        registered = False
         try:
             self._hooks.register(plugin, name)
+            registered = True
             specs = self._hooks.connector_specs(name)
             execute = self._hooks.executor(name)
             self._check_connectors(name, specs, execute)
         except Exception as exc:
-            self._hooks.unregister(name)
+            if registered:  # never touch another plugin that already holds this name
+                self._hooks.unregister(name)
             reason = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
             if strict:
                 raise PluginError(f"plugin {name!r} cannot be registered: {reason}") from None
@@ -232,12 +266,16 @@ class Runtime:
         info = PluginInfo(name, version, "failed", reason)
         self._infos[name] = info
         log.warning("jamey_host: plugin %r skipped: %s", name, reason)
-        self.audit("plugin.load_failed", outcome="failure", plugin=name, error=reason)
+        if self._deferred_failures is not None:
+            self._deferred_failures.append((name, reason))
+        else:
+            self.audit("plugin.load_failed", outcome="failure", plugin=name, error=reason)
         if self.config.strict_plugins:
             raise PluginError(f"plugin {name!r} failed to load: {reason}")
         return info
 
-    async def _start_plugin(self, name: str) -> None:
+    async def _start_plugin(self, name: str) -> bool:
+        """Run one plugin's startup; return whether it started (and so needs a shutdown)."""
         startup = self._hooks.lifecycle("runtime_startup", name)
         try:
             if startup is not None:
@@ -248,28 +286,46 @@ class Runtime:
             log.exception("runtime_startup of plugin %r raised", name)
             info = self._infos.get(name)
             self._detach(name)
-            reason = f"runtime_startup failed: {type(exc).__name__}: {exc}"
-            self._record_failure(name, info.version if info else None, reason)
-            return
-        self._started.append(name)
+            if info is not None:  # not unregistered meanwhile
+                reason = f"runtime_startup failed: {type(exc).__name__}: {exc}"
+                self._record_failure(name, info.version, reason)
+            return False
+        if name in self._infos:  # else unregister_plugin stops it once startup is over
+            self._started.append(name)
+        return True
 
-    async def _stop_plugin(self, name: str) -> None:
+    def _begin_shutdown(self, name: str) -> Awaitable[Any] | None:
+        """Call one plugin's shutdown; an async one comes back as an awaitable."""
         shutdown = self._hooks.lifecycle("runtime_shutdown", name)
         try:
-            if shutdown is not None:
-                answer = shutdown(self)
-                if inspect.isawaitable(answer):
-                    await answer
+            answer = shutdown(self) if shutdown is not None else None
+        except Exception:
+            log.exception("runtime_shutdown of plugin %r raised", name)
+            return None
+        return answer if inspect.isawaitable(answer) else None
+
+    async def _finish_shutdown(self, name: str, answer: Awaitable[Any]) -> None:
+        try:
+            await answer
         except Exception:
             log.exception("runtime_shutdown of plugin %r raised", name)
         finally:
-            if name not in self._infos or self._infos[name].status != "active":
-                self._hooks.unregister(name)
-                self._refresh_sinks()
+            if name not in self._infos:
+                self._forget_hooks(name)
+
+    async def _stop_plugin(self, name: str) -> None:
+        answer = self._begin_shutdown(name)
+        if answer is not None:
+            await self._finish_shutdown(name, answer)
+        elif name not in self._infos:
+            self._forget_hooks(name)
 
     def _detach(self, name: str) -> None:
         for connector_id in [c for c, conn in self._connectors.items() if conn.plugin == name]:
             del self._connectors[connector_id]
+        self._forget_hooks(name)
+
+    def _forget_hooks(self, name: str) -> None:
         self._hooks.unregister(name)
         self._refresh_sinks()
 
@@ -329,6 +385,8 @@ class Runtime:
             return ConnectorResult.fail(refusal), "denied"
         if self._starting and connector.plugin in self._starting:
             await asyncio.shield(self._starting[connector.plugin])
+            if self._connectors.get(name) is not connector:  # its startup failed meanwhile
+                return ConnectorResult.fail(f"Connector not found: {name}"), "failure"
         context = ExecutionContext(
             connector=name,
             action=action,

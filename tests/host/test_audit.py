@@ -1,0 +1,263 @@
+"""Audit events: one connector.execute per call, sinks isolated, the JSON-lines log sink."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from collections.abc import Mapping
+
+import pytest
+from host_helpers import (
+    AsyncConnectorPlugin,
+    ConnectorPlugin,
+    RaisingSink,
+    Sink,
+    own_class,
+)
+
+import jamey_host.audit
+from jamey_host import (
+    AUDIT_LOGGER_NAME,
+    AuditEvent,
+    CapabilityLevel,
+    ConnectorResult,
+    ExecutionContext,
+    Runtime,
+)
+
+
+def _boom(name: str, params: Mapping[str, str], ctx: ExecutionContext) -> object:
+    raise RuntimeError("plugin bug")
+
+
+CASES = {
+    "success": ("thing", {"action": "go", "token": "t-1"}, "success"),
+    "failure": ("failing", {"action": "go"}, "failure"),
+    "denied": ("admin", {"action": "go"}, "denied"),
+    "not_found": ("missing", {"action": "go"}, "failure"),
+    "bad_params": ("thing", {"n": 1}, "failure"),
+    "exception": ("exploding", {"action": "go", "password": "pw"}, "failure"),
+    "approval": ("guarded", {}, "denied"),
+}
+
+
+def _plugins() -> list[object]:
+    return [
+        ConnectorPlugin("thing"),
+        own_class(
+            ConnectorPlugin, "Failing", "failing", lambda n, p, c: ConnectorResult.fail("no")
+        ),
+        own_class(ConnectorPlugin, "Admin", "admin", capability=CapabilityLevel.SYSTEM_ADMIN),
+        own_class(AsyncConnectorPlugin, "Exploding", "exploding", _boom),
+        own_class(ConnectorPlugin, "Guarded", "guarded", requires_approval=True),
+    ]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+async def test_exactly_one_execute_event_per_call(case: str) -> None:
+    name, params, outcome = CASES[case]
+    sink = Sink()
+    async with Runtime(plugins=[sink, *_plugins()], load_entrypoints=False) as runtime:
+        before = len(sink.events)
+        result = await runtime.execute_connector(name, params, user_id="u", session_id="s")
+        events = sink.events[before:]
+    execute_events = [e for e in events if e.event == "connector.execute"]
+    assert len(execute_events) == 1
+    event = execute_events[0]
+    assert event.outcome == outcome
+    assert event.connector == name
+    assert event.user_id == "u"
+    assert event.session_id == "s"
+    assert isinstance(event.details["duration_ms"], float | int)
+    assert event.details["duration_ms"] >= 0
+    assert "params" in event.details
+    assert result.success is (outcome == "success")
+    if not result.success:
+        assert event.error is not None
+        assert result.errors[0] in event.error
+
+
+async def test_execute_event_params_are_redacted_and_action_recorded() -> None:
+    sink = Sink()
+    params = {"action": "go", "api_key": "k-1", "nested_token": "t", "user": "bob"}
+    async with Runtime(plugins=[sink, ConnectorPlugin()], load_entrypoints=False) as runtime:
+        await runtime.execute_connector("thing", params)
+    (event,) = sink.named("connector.execute")
+    assert event.action == "go"
+    assert dict(event.details["params"]) == {
+        "action": "go",
+        "api_key": "***",
+        "nested_token": "***",
+        "user": "bob",
+    }
+    assert "k-1" not in event.to_json()
+    assert params["api_key"] == "k-1"
+
+
+async def test_context_audit_events_are_stamped() -> None:
+    def audited(name: str, params: Mapping[str, str], ctx: ExecutionContext) -> object:
+        ctx.audit("thing.step", outcome="warning", size=3, secret="hidden", error="went wrong")
+        return ConnectorResult.ok()
+
+    sink = Sink()
+    plugin = ConnectorPlugin("thing", audited)
+    async with Runtime(plugins=[sink, plugin], load_entrypoints=False) as runtime:
+        await runtime.execute_connector("thing", {"action": "go"}, user_id="u1", session_id="s1")
+    (event,) = sink.named("thing.step")
+    assert event.outcome == "warning"
+    assert (event.connector, event.action, event.user_id, event.session_id) == (
+        "thing",
+        "go",
+        "u1",
+        "s1",
+    )
+    assert dict(event.details) == {"size": 3, "secret": "***"}
+    assert event.error == "went wrong"
+    # the plugin's event comes before the call's own event
+    assert [e.event for e in sink.events] == ["thing.step", "connector.execute"]
+
+
+async def test_runtime_audit_outside_calls() -> None:
+    sink = Sink()
+    async with Runtime(plugins=[sink], load_entrypoints=False) as runtime:
+        runtime.audit("host.note", outcome="info", connector="thing", token="t", n=1, error="e")
+    (event,) = sink.named("host.note")
+    assert event.outcome == "info"
+    assert event.connector == "thing"
+    assert event.action is None
+    assert event.user_id is None
+    assert dict(event.details) == {"token": "***", "n": 1}
+    assert event.error == "e"
+
+
+async def test_raising_sinks_break_neither_the_call_nor_other_sinks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    first, last = RaisingSink(), own_class(RaisingSink, "OtherRaisingSink")
+    good = Sink()
+    plugins = [first, good, last, ConnectorPlugin()]
+    with caplog.at_level(logging.ERROR, logger="jamey_host"):
+        async with Runtime(plugins=plugins, load_entrypoints=False) as runtime:
+            result = await runtime.execute_connector("thing", {})
+    assert result.success
+    assert len(good.named("connector.execute")) == 1
+    assert first.calls >= 1
+    assert last.calls >= 1
+    raised = [r for r in caplog.records if r.name == "jamey_host" and r.exc_info]
+    assert len(raised) >= 2
+
+
+async def test_builtin_sink_writes_one_json_line_per_event(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def audited(name: str, params: Mapping[str, str], ctx: ExecutionContext) -> object:
+        ctx.audit("thing.step", outcome="success")
+        return ConnectorResult.ok()
+
+    plugin = ConnectorPlugin("thing", audited)
+    with caplog.at_level(logging.INFO, logger=AUDIT_LOGGER_NAME):
+        async with Runtime(plugins=[plugin], load_entrypoints=False) as runtime:
+            await runtime.execute_connector(
+                "thing", {"action": "go", "password": "pw"}, user_id="u"
+            )
+            await runtime.execute_connector("missing", {})
+    records = [r for r in caplog.records if r.name == AUDIT_LOGGER_NAME]
+    assert all(r.levelno == logging.INFO for r in records)
+    assert all("\n" not in r.getMessage() for r in records)
+    lines = [json.loads(r.getMessage()) for r in records]
+    assert [(line["event"], line["outcome"]) for line in lines] == [
+        ("thing.step", "success"),
+        ("connector.execute", "success"),
+        ("connector.execute", "failure"),
+    ]
+    assert lines[1]["details"]["params"] == {"action": "go", "password": "***"}
+    assert lines[1]["user_id"] == "u"
+    assert lines[2]["error"] == "Connector not found: missing"
+    assert set(lines[0]) == {
+        "id",
+        "timestamp",
+        "event",
+        "outcome",
+        "connector",
+        "action",
+        "user_id",
+        "session_id",
+        "details",
+        "error",
+    }
+    assert datetime.datetime.fromisoformat(lines[0]["timestamp"]).tzinfo is not None
+    assert "pw" not in caplog.text
+
+
+async def test_builtin_sink_writes_a_line_even_for_unencodable_bad_params(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO, logger=AUDIT_LOGGER_NAME):
+        async with Runtime(plugins=[ConnectorPlugin()], load_entrypoints=False) as runtime:
+            result = await runtime.execute_connector("thing", {("a", "b"): "x"})  # type: ignore[dict-item]
+    assert result.success is False
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == AUDIT_LOGGER_NAME]
+    assert [line["event"] for line in lines] == ["connector.execute"]
+
+
+async def test_no_event_is_built_when_nobody_listens(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not logging.getLogger(AUDIT_LOGGER_NAME).isEnabledFor(logging.INFO)
+    created: list[str] = []
+    original = AuditEvent.create.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[AuditEvent], event: str, **kwargs: object) -> AuditEvent:
+        created.append(event)
+        return original(cls, event, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(AuditEvent, "create", classmethod(counting))
+
+    def audited(name: str, params: Mapping[str, str], ctx: ExecutionContext) -> object:
+        ctx.audit("thing.step", outcome="success")
+        return ConnectorResult.ok()
+
+    async with Runtime(plugins=[ConnectorPlugin("thing", audited)], load_entrypoints=False) as rt:
+        assert (await rt.execute_connector("thing", {})).success
+        await rt.execute_connector("missing", {})
+        rt.audit("host.note", outcome="info")
+    assert created == []
+
+    # and the counter does count when a sink listens
+    async with Runtime(plugins=[Sink()], load_entrypoints=False) as rt:
+        rt.audit("host.note", outcome="info")
+    assert created == ["host.note"]
+
+
+def test_event_ids_unique_and_timestamps_utc() -> None:
+    events = [AuditEvent.create("x.y", outcome="info") for _ in range(500)]
+    assert len({e.id for e in events}) == 500
+    assert all(isinstance(e.id, str) for e in events)
+    for event in events[:5]:
+        assert event.timestamp.tzinfo is not None
+        assert event.timestamp.utcoffset() == datetime.timedelta(0)
+
+
+@pytest.mark.parametrize("outcome", ["success", "failure", "denied", "warning", "info"])
+def test_valid_outcomes(outcome: str) -> None:
+    assert AuditEvent.create("x.y", outcome=outcome).outcome == outcome  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("outcome", ["ok", "SUCCESS", "", "error"])
+def test_invalid_outcome_raises(outcome: str) -> None:
+    with pytest.raises(ValueError, match="outcome"):
+        AuditEvent.create("x.y", outcome=outcome)  # type: ignore[arg-type]
+
+
+def test_create_redacts_details_and_to_json() -> None:
+    event = AuditEvent.create(
+        "x.y", outcome="info", details={"headers": {"Authorization": "Bearer k"}, "n": 1}
+    )
+    assert dict(event.details) == {"headers": {"Authorization": "***"}, "n": 1}
+    data = json.loads(event.to_json())
+    assert data["details"] == {"headers": {"Authorization": "***"}, "n": 1}
+    assert data["id"] == event.id
+
+
+def test_module_audit_logger_name() -> None:
+    assert AUDIT_LOGGER_NAME == "jamey_host.audit"
+    assert jamey_host.audit.AUDIT_LOGGER_NAME == AUDIT_LOGGER_NAME

@@ -1,0 +1,176 @@
+"""The ``jamey`` console script, run as a user would (contract section 4)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+JAMEY = str(Path(sys.executable).parent / "jamey")
+RESULT_FIELDS = {"success", "output", "errors", "warnings", "metadata", "agents_contacted"}
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("JAMEY_")}
+    environ["JAMEY_LOAD_PLUGINS"] = "example_echo,example_async"
+    environ["JAMEY_HOME"] = str(tmp_path / "home")
+    return environ
+
+
+def jamey(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [JAMEY, *args], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+def test_help_lists_subcommands(env: dict[str, str]) -> None:
+    done = jamey("--help", env=env)
+    assert done.returncode == 0
+    for command in ("plugins", "connectors", "run"):
+        assert command in done.stdout
+
+
+def test_module_invocation_matches_script(env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "from jamey_host.cli import run_console; run_console()", "plugins"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert "example_echo" in done.stdout
+
+
+def test_plugins_json(env: dict[str, str]) -> None:
+    env["JAMEY_LOAD_PLUGINS"] = "example_echo,example_async,shadow_echo,broken_import"
+    done = jamey("plugins", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    data = {entry["name"]: entry for entry in json.loads(done.stdout)}
+    assert data["example_echo"]["status"] == "active"
+    assert data["example_echo"]["version"] == "1.2.3"
+    assert data["example_echo"]["connectors"] == ["echo"]
+    assert data["example_async"]["connectors"] == ["counter", "admin_tool"]
+    assert data["shadow_echo"]["status"] == "failed"
+    assert "echo" in data["shadow_echo"]["error"]
+    assert data["broken_import"]["status"] == "failed"
+    assert data["broken_invalid_spec"]["status"] == "blocked"
+    assert all(set(entry) >= {"name", "version", "status", "error"} for entry in data.values())
+    assert "Traceback" not in done.stderr
+
+
+def test_plugins_table(env: dict[str, str]) -> None:
+    done = jamey("plugins", env=env)
+    assert done.returncode == 0
+    line = next(line for line in done.stdout.splitlines() if line.startswith("example_echo "))
+    assert "active" in line
+    assert "1.2.3" in line
+
+
+def test_connectors_table(env: dict[str, str]) -> None:
+    done = jamey("connectors", env=env)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "CAPABILITY" in lines[0]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert set(rows) == {"echo", "counter", "admin_tool"}
+    assert "read_only" in rows["echo"]
+    assert "system_admin" in rows["admin_tool"]
+
+
+def test_connectors_json(env: dict[str, str]) -> None:
+    done = jamey("connectors", "--json", env=env)
+    assert done.returncode == 0
+    data = {entry["id"]: entry for entry in json.loads(done.stdout)}
+    assert data["echo"]["capability_level"] == "read_only"
+    assert data["admin_tool"]["requires_approval"] is True
+
+
+def test_run_json_success(env: dict[str, str]) -> None:
+    done = jamey("run", "echo", "action=echo", "x=1", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert set(data) == RESULT_FIELDS
+    assert data["success"] is True
+    assert json.loads(data["output"]) == {"action": "echo", "x": "1"}
+
+
+def test_run_failing_call_exits_1(env: dict[str, str]) -> None:
+    done = jamey("run", "nosuch", "action=x", "--json", env=env)
+    assert done.returncode == 1
+    data = json.loads(done.stdout)
+    assert set(data) == RESULT_FIELDS
+    assert data["success"] is False
+    assert data["errors"] == ["Connector not found: nosuch"]
+
+
+def test_run_plain_failure_prints_error(env: dict[str, str]) -> None:
+    done = jamey("run", "echo", "action=shout", env=env)
+    assert done.returncode == 1
+    assert "Unknown action: shout" in done.stderr
+
+
+def test_run_bad_param_is_a_usage_error(env: dict[str, str]) -> None:
+    done = jamey("run", "echo", "badparam", env=env)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if "badparam" in line]
+    assert len(lines) == 1
+    assert "KEY=VALUE" in lines[0]
+
+
+def test_bad_capabilities_variable_is_a_usage_error(env: dict[str, str]) -> None:
+    env["JAMEY_CAPABILITIES"] = "read_only,root"
+    done = jamey("connectors", env=env)
+    assert done.returncode == 2
+    assert "JAMEY_CAPABILITIES" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_run_denied_by_capability(env: dict[str, str]) -> None:
+    env["JAMEY_CAPABILITIES"] = "read_only"
+    done = jamey("run", "counter", "action=increment", env=env)
+    assert done.returncode == 1
+    assert "Capability denied" in done.stderr
+    allowed = jamey("run", "echo", "action=echo", env=env)
+    assert allowed.returncode == 0
+
+
+def test_plugin_contributed_subcommand(env: dict[str, str], tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "fake_jamey_cmd.py").write_text(
+        textwrap.dedent(
+            """
+            from jamey_host import CliCommand
+
+            def _configure(parser):
+                parser.add_argument("--times", type=int, default=1)
+
+            async def _run(args):
+                print(" ".join(["hello"] * args.times))
+                return 3
+
+            HELLO = CliCommand(help="say hello from a plugin", run=_run, configure=_configure)
+            """
+        )
+    )
+    dist = site / "fake_jamey_cmd-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-jamey-cmd\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[jamey_host.commands]\nhello = fake_jamey_cmd:HELLO\n")
+    env["PYTHONPATH"] = str(site)
+    listed = jamey("--help", env=env)
+    assert listed.returncode == 0
+    assert "hello" in listed.stdout
+    assert "say hello from a plugin" in listed.stdout
+    done = jamey("hello", "--times", "2", env=env)
+    assert done.returncode == 3
+    assert done.stdout.strip() == "hello hello"

@@ -1,0 +1,78 @@
+"""redact(): the one redaction rule (contract section 3)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from jamey_host import REDACTED, redact
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "api_key",
+        "API_KEY",
+        "apikey",
+        "ApiKey",
+        "x_api_key_2",
+        "token",
+        "access_token",
+        "Token",
+        "secret",
+        "client_secret",
+        "SECRET_VALUE",
+        "password",
+        "db_Password",
+        "authorization",
+        "Authorization",
+        "proxy-authorization",
+        "credential",
+        "credentials",
+        "aws_Credential_file",
+    ],
+)
+def test_secret_keys_are_redacted_case_insensitively(key: str) -> None:
+    assert redact({key: "s3cr3t", "user": "alice"}) == {key: REDACTED, "user": "alice"}
+    assert REDACTED == "***"
+
+
+@pytest.mark.parametrize("key", ["user", "name", "url", "action", "key", "api", "pass", "auth"])
+def test_non_secret_keys_are_kept(key: str) -> None:
+    assert redact({key: "value"}) == {key: "value"}
+
+
+def test_nested_dicts_lists_and_tuples() -> None:
+    value = {
+        "headers": {"Authorization": "Bearer abc", "Accept": "json"},
+        "agents": [{"id": "a1", "api_key": "k1"}, {"id": "a2", "nested": {"token": "t"}}],
+        "pair": ({"secret": "s"}, "plain"),
+        "deep": [[{"password": "p"}]],
+    }
+    assert redact(value) == {
+        "headers": {"Authorization": REDACTED, "Accept": "json"},
+        "agents": [{"id": "a1", "api_key": REDACTED}, {"id": "a2", "nested": {"token": REDACTED}}],
+        "pair": ({"secret": REDACTED}, "plain"),
+        "deep": [[{"password": REDACTED}]],
+    }
+    result = redact(value)
+    assert isinstance(result["pair"], tuple)
+    assert isinstance(result["agents"], list)
+
+
+def test_secret_key_holding_a_structure_is_redacted_whole() -> None:
+    assert redact({"credentials": {"user": "u", "pw": "p"}}) == {"credentials": REDACTED}
+
+
+def test_original_is_not_mutated() -> None:
+    value = {"api_key": "k", "inner": {"token": "t"}, "items": [{"secret": "s"}]}
+    before = copy.deepcopy(value)
+    redact(value)
+    assert value == before
+
+
+def test_scalars_pass_through() -> None:
+    assert redact("token") == "token"
+    assert redact(3) == 3
+    assert redact(None) is None
