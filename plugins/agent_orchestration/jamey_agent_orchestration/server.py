@@ -149,12 +149,12 @@ class _TaskEndpoint:
             result = self._handlers[request.task](request)
             if inspect.isawaitable(result):
                 result = await result
+            return 200, json.dumps(result).encode()
         except TaskError as exc:
             return exc.status, json.dumps({"error": exc.message}).encode()
-        except Exception:
+        except Exception:  # a handler bug, or an answer JSON cannot encode
             log.exception("Task %r failed", request.task)
             return 500, json.dumps({"error": f"Task failed: {request.task}"}).encode()
-        return 200, json.dumps(result).encode()
 
     async def close(self, app: web.Application) -> None:
         running = list(self._in_flight.values())
