@@ -40,6 +40,11 @@ class _Connector:
     execute: Callable[..., Any]
 
 
+def _version_of(plugin: object) -> str | None:
+    version = getattr(plugin, "__version__", None)
+    return version if isinstance(version, str) else None
+
+
 def _params_problem(params: object) -> str | None:
     if not isinstance(params, Mapping):
         return f"Invalid params: expected a mapping of str to str, got {type(params).__name__}"
@@ -112,7 +117,7 @@ class Runtime:
                 for candidate in entry_point_candidates(self.config):
                     self._add_candidate(candidate)
             for plugin in self._initial_plugins:
-                self._add(plugin, self._free_name(default_plugin_name(plugin)), version=None)
+                self._add_object(plugin)
             deferred, self._deferred_failures = self._deferred_failures, None
             for plugin_name, reason in deferred:
                 self.audit(
@@ -165,7 +170,7 @@ class Runtime:
             self._infos.get(name, None) is not None and (self._infos[name].status == "active")
         ):
             raise PluginError(f"a plugin named {name!r} is already registered")
-        info = self._add(plugin, name, version=getattr(plugin, "__version__", None), strict=True)
+        info = self._add(plugin, name, version=_version_of(plugin), strict=True)
         if self._running and info.status == "active":
             task = asyncio.ensure_future(self._start_plugin(name))
             self._starting[name] = task
@@ -221,6 +226,15 @@ class Runtime:
             self._record_failure(candidate.name, candidate.version, str(exc))
             return
         self._add(plugin, candidate.name, candidate.version)
+
+    def _add_object(self, plugin: object) -> None:
+        name = self._free_name(default_plugin_name(plugin))
+        try:
+            plugin = instantiate(plugin)
+        except PluginError as exc:
+            self._record_failure(name, None, str(exc))
+            return
+        self._add(plugin, name, version=_version_of(plugin))
 
     def _add(
         self, plugin: object, name: str, version: str | None, *, strict: bool = False

@@ -475,7 +475,6 @@ async def test_canary_key_never_leaks(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     canary = "CANARY-KEY-0123456789"
-    logging.getLogger().setLevel(logging.DEBUG)
     caplog.set_level(logging.DEBUG)
     key = ApiKey(canary)
 

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
-import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import yarl
 
 from jamey_agent_orchestration.address_policy import validate_agent_url
 from jamey_agent_orchestration.agents import Agent
+from jamey_agent_orchestration.breaker import Breakers, BreakerState, BreakerTransition
 from jamey_agent_orchestration.errors import SecurityViolation
-from jamey_agent_orchestration.registry import AgentStore, MemoryAgentStore
+from jamey_agent_orchestration.keys import RegistryError
+from jamey_agent_orchestration.registry import AgentStore, AuditFn, MemoryAgentStore, open_store
 from jamey_agent_orchestration.requests import (
     InvalidParams,
     parse_broadcast,
@@ -35,9 +38,8 @@ from jamey_host import (
     hookimpl,
 )
 
-log = logging.getLogger(__name__)
-
 ACTIONS: Final = ("register_agent", "send_task", "broadcast", "list_agents", "unregister_agent")
+HEALTH_CHECK_TASK: Final = "health_check"
 
 SPEC: Final = ConnectorSpec(
     id=CONNECTOR_ID,
@@ -49,9 +51,12 @@ SPEC: Final = ConnectorSpec(
     actions=ACTIONS,
 )
 
+# The audit event of a refused call, by action: registrations share one name whatever refused them.
+_REFUSED_EVENT: Final = {"register_agent": "agent.register_refused"}
 
-def _contacted(agent: Agent, delivery: Delivery) -> bool:
-    # An address refused by policy was never dialled: nothing was sent to that agent.
+
+def _contacted(delivery: Delivery) -> bool:
+    # An address refused by policy, or an open circuit, means nothing was sent to that agent.
     return delivery.attempts > 0 and delivery.failure is not FailureKind.SECURITY
 
 
@@ -61,7 +66,9 @@ class AgentOrchestrationPlugin:
     def __init__(self) -> None:
         self.settings = AgentSettings()
         self.store: AgentStore = MemoryAgentStore()
+        self.breakers = Breakers()
         self._transport: AgentTransport | None = None
+        self._health_task: asyncio.Task[None] | None = None
 
     # -- hooks -----------------------------------------------------------------------------
 
@@ -71,22 +78,37 @@ class AgentOrchestrationPlugin:
 
     @hookimpl
     async def runtime_startup(self, runtime: Runtime) -> None:
+        audit: AuditFn = functools.partial(runtime.audit, connector=CONNECTOR_ID)
         self.settings = AgentSettings.from_mapping(runtime.settings_for(CONNECTOR_ID))
+        self.breakers = Breakers(
+            self.settings.breaker_threshold,
+            self.settings.breaker_cooldown,
+            on_change=functools.partial(_audit_transition, audit),
+        )
+        self.store = open_store(self.settings, runtime.config.state_dir, audit)
         await self.store.open()
         transport = AgentTransport(self.settings)
         await transport.start()
         self._transport = transport
         if self.settings.allow_networks:
-            runtime.audit(
+            audit(
                 "agent_orchestration.allow_networks",
                 outcome="warning",
-                connector=CONNECTOR_ID,
                 networks=[str(network) for network in self.settings.allow_networks],
                 message="these networks are exempt from the private-address ban",
+            )
+        if self.settings.health_interval is not None:
+            self._health_task = asyncio.create_task(
+                self._check_health_every(self.settings.health_interval, audit)
             )
 
     @hookimpl
     async def runtime_shutdown(self) -> None:
+        health, self._health_task = self._health_task, None
+        if health is not None:
+            health.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await health
         transport, self._transport = self._transport, None
         try:
             if transport is not None:
@@ -113,7 +135,16 @@ class AgentOrchestrationPlugin:
             if action == "unregister_agent":
                 return await self._unregister(params, context)
         except InvalidParams as exc:
-            context.audit(f"agent.{action}_refused", outcome="failure", error=str(exc))
+            message = str(exc)
+            context.audit(
+                _REFUSED_EVENT.get(action, f"agent.{action}_refused"),
+                outcome="denied" if message.startswith("Security violation:") else "failure",
+                agent_id=params.get("agent_id") or None,
+                error=message,
+            )
+            return ConnectorResult.fail(message)
+        except RegistryError as exc:
+            context.audit("agent.registry_error", outcome="failure", error=str(exc))
             return ConnectorResult.fail(str(exc))
         return ConnectorResult.fail(f"Unknown action: {action}")
 
@@ -126,13 +157,7 @@ class AgentOrchestrationPlugin:
         try:
             url = validate_agent_url(request.url, self.settings.allow_networks)
         except SecurityViolation as exc:
-            context.audit(
-                "agent.register_refused",
-                outcome="denied",
-                agent_id=request.agent_id,
-                error=str(exc),
-            )
-            return ConnectorResult.fail(str(exc))
+            raise InvalidParams(str(exc)) from None
         agent = Agent(
             id=request.agent_id,
             name=request.name,
@@ -142,14 +167,15 @@ class AgentOrchestrationPlugin:
         )
         if request.replace:
             replaced = await self.store.replace(agent)
-        elif not await self.store.insert(agent):
+            self.breakers.forget(agent.id)  # a new address or key deserves a fresh start
+        elif await self.store.insert(agent):
+            replaced = False
+        else:
             message = f"Agent already registered: {agent.id}"
             context.audit(
                 "agent.register_refused", outcome="failure", agent_id=agent.id, error=message
             )
             return ConnectorResult.fail(message)
-        else:
-            replaced = False
         context.audit(
             "agent.registered",
             outcome="success",
@@ -166,14 +192,24 @@ class AgentOrchestrationPlugin:
         request = parse_unregister(params)
         if not await self.store.delete(request.agent_id):
             return ConnectorResult.fail(f"Agent not found: {request.agent_id}")
+        self.breakers.forget(request.agent_id)
         context.audit("agent.unregistered", outcome="success", agent_id=request.agent_id)
         return ConnectorResult.ok("Agent unregistered successfully")
 
     async def _list(self) -> ConnectorResult:
         agents = await self.store.list()
         return ConnectorResult.ok(
-            json.dumps([agent.public() for agent in agents]), metadata={"count": str(len(agents))}
+            json.dumps([self._listing(agent) for agent in agents]),
+            metadata={"count": str(len(agents))},
         )
+
+    def _listing(self, agent: Agent) -> dict[str, Any]:
+        # An agent whose circuit is closed is listed with the contract's four fields; "health"
+        # appears while its circuit is open or half-open.
+        shown = agent.public()
+        if self.breakers.state(agent.id) is not BreakerState.CLOSED:
+            shown["health"] = self.breakers.health(agent.id)
+        return shown
 
     async def _send(self, params: Mapping[str, str], context: ExecutionContext) -> ConnectorResult:
         request = parse_send(params)
@@ -183,14 +219,16 @@ class AgentOrchestrationPlugin:
                 return ConnectorResult.fail(f"Agent not found: {request.agent_id}")
         else:
             assert request.capability is not None
-            agent = await self.store.next_for_capability(request.capability)
+            agent = await self._route(request.capability)
             if agent is None:
-                return ConnectorResult.fail(f"No agent offers capability: {request.capability}")
-        delivery = await self._deliver(agent, request.task, request.params, context)
-        contacted = [agent.id] if _contacted(agent, delivery) else []
+                return ConnectorResult.fail(
+                    f"No available agent offers capability: {request.capability}"
+                )
+        delivery = await self._deliver(agent, request.task, request.params, context.audit)
         metadata = {"agent_id": agent.id, "attempts": str(delivery.attempts)}
         if delivery.status is not None:
             metadata["status"] = str(delivery.status)
+        contacted = [agent.id] if _contacted(delivery) else []
         if not delivery.ok:
             assert delivery.error is not None
             return ConnectorResult.fail(
@@ -200,6 +238,11 @@ class AgentOrchestrationPlugin:
             json.dumps(delivery.response), agents_contacted=contacted, metadata=metadata
         )
 
+    async def _route(self, capability: str) -> Agent | None:
+        """The next agent offering ``capability`` whose circuit is not open."""
+        # An agent whose cooldown is over is not "unavailable": routing to it makes the probe.
+        return await self.store.next_for_capability(capability, exclude=self.breakers.unavailable())
+
     async def _broadcast(
         self, params: Mapping[str, str], context: ExecutionContext
     ) -> ConnectorResult:
@@ -208,18 +251,12 @@ class AgentOrchestrationPlugin:
         if request.capability is not None:
             agents = [agent for agent in agents if agent.offers(request.capability)]
         started = time.perf_counter()
-        limit = asyncio.Semaphore(self.settings.max_concurrency)
-
-        async def one(agent: Agent) -> Delivery:
-            async with limit:
-                return await self._deliver(agent, request.task, request.params, context)
-
-        deliveries = await asyncio.gather(*(one(agent) for agent in agents))
+        deliveries = await self._deliver_all(agents, request.task, request.params, context.audit)
         output: dict[str, Any] = {}
         contacted: list[str] = []
         for agent, delivery in zip(agents, deliveries, strict=True):
             output[agent.id] = delivery.response if delivery.ok else {"error": delivery.error}
-            if _contacted(agent, delivery):
+            if _contacted(delivery):
                 contacted.append(agent.id)
         succeeded = sum(1 for delivery in deliveries if delivery.ok)
         failed = len(deliveries) - succeeded
@@ -232,10 +269,9 @@ class AgentOrchestrationPlugin:
             failed=failed,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
-        warnings = [] if agents else ["No agents to broadcast to"]
         return ConnectorResult.ok(
             json.dumps(output),
-            warnings=warnings,
+            warnings=[] if agents else ["No agents to broadcast to"],
             agents_contacted=contacted,
             metadata={
                 "succeeded": str(succeeded),
@@ -244,25 +280,51 @@ class AgentOrchestrationPlugin:
             },
         )
 
+    # -- delivery --------------------------------------------------------------------------
+
+    async def _deliver_all(
+        self, agents: Sequence[Agent], task: str, params: Mapping[str, str], audit: AuditFn
+    ) -> list[Delivery]:
+        """Deliver to every agent at once, at most ``max_concurrency`` in flight."""
+        limit = asyncio.Semaphore(self.settings.max_concurrency)
+
+        async def one(agent: Agent) -> Delivery:
+            async with limit:
+                return await self._deliver(agent, task, params, audit)
+
+        return list(await asyncio.gather(*(one(agent) for agent in agents)))
+
     async def _deliver(
-        self, agent: Agent, task: str, params: Mapping[str, str], context: ExecutionContext
+        self, agent: Agent, task: str, params: Mapping[str, str], audit: AuditFn
     ) -> Delivery:
-        """Send one task to one agent and audit the outcome (origin only, never a key or header)."""
-        if self._transport is None:
+        """Send one task to one agent through its circuit breaker, and audit the outcome.
+
+        Audit details name the origin only (scheme://host:port), never a key or a header.
+        """
+        transport = self._transport
+        if transport is None:
             return Delivery(
                 ok=False,
                 error="Failed to send task to agent: the connector is not started",
                 failure=FailureKind.CONNECTION,
             )
+        if not self.breakers.allow(agent.id):
+            message = self.breakers.open_message(agent.id)
+            audit("agent.task_refused", outcome="failure", agent_id=agent.id, error=message)
+            return Delivery(ok=False, error=message)
         started = time.perf_counter()
-        delivery = await self._transport.deliver(
+        delivery = await transport.deliver(
             url=yarl.URL(agent.url),
             api_key=agent.api_key,
             task=task,
             params=params,
             idempotency_key=uuid.uuid4().hex,
         )
-        context.audit(
+        if delivery.ok:
+            self.breakers.record_success(agent.id)
+        elif delivery.failure is not None:
+            self.breakers.record_failure(agent.id, delivery.failure)
+        audit(
             "agent.task_sent" if delivery.ok else "agent.task_failed",
             outcome="success" if delivery.ok else "failure",
             agent_id=agent.id,
@@ -275,3 +337,24 @@ class AgentOrchestrationPlugin:
             error=delivery.error,
         )
         return delivery
+
+    async def _check_health_every(self, interval: float, audit: AuditFn) -> None:
+        """Send ``health_check`` to every agent each ``interval`` seconds, feeding the breakers."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                agents = await self.store.list()
+                await self._deliver_all(agents, HEALTH_CHECK_TASK, {}, audit)
+            except RegistryError as exc:
+                audit("agent.health_check_failed", outcome="failure", error=str(exc))
+
+
+def _audit_transition(audit: AuditFn, transition: BreakerTransition) -> None:
+    audit(
+        f"agent.circuit_{transition.state.value}",
+        outcome="warning" if transition.state is BreakerState.OPEN else "info",
+        agent_id=transition.agent_id,
+        previous=transition.previous.value,
+        consecutive_failures=transition.consecutive_failures,
+        failure=None if transition.failure is None else transition.failure.value,
+    )

@@ -7,14 +7,21 @@ interface. The guarantees each operation must give (any store):
 - ``replace`` overwrites an agent's record in place, keeping its registration order.
 - ``delete``, ``get`` and ``list`` see every completed write (read-your-writes).
 - ``next_for_capability`` is round-robin in registration order over the agents offering the
-  capability; concurrent callers each get the next agent (no two get the same turn).
+  capability and not in ``exclude``; concurrent callers each get the next agent (no two get the
+  same turn).
+
+A store that cannot do what is asked (a file that is not a registry, a wrong master key) raises
+``RegistryError`` with a message safe to show.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import Any, Protocol
 
 from jamey_agent_orchestration.agents import Agent
+from jamey_agent_orchestration.settings import AgentSettings
 
 
 class AgentStore(Protocol):
@@ -41,8 +48,10 @@ class AgentStore(Protocol):
     async def list(self) -> list[Agent]:
         """Every agent, in registration order."""
 
-    async def next_for_capability(self, capability: str) -> Agent | None:
-        """The next agent offering ``capability``, round-robin; ``None`` if none does."""
+    async def next_for_capability(
+        self, capability: str, exclude: Collection[str] = ()
+    ) -> Agent | None:
+        """The next agent offering ``capability`` (skipping ``exclude``), round-robin."""
 
 
 class MemoryAgentStore:
@@ -82,10 +91,45 @@ class MemoryAgentStore:
     async def list(self) -> list[Agent]:
         return list(self._agents.values())
 
-    async def next_for_capability(self, capability: str) -> Agent | None:
-        offering = [agent for agent in self._agents.values() if agent.offers(capability)]
+    async def next_for_capability(
+        self, capability: str, exclude: Collection[str] = ()
+    ) -> Agent | None:
+        offering = [
+            agent
+            for agent in self._agents.values()
+            if agent.offers(capability) and agent.id not in exclude
+        ]
         if not offering:
             return None
         turn = self._turns.get(capability, 0)
         self._turns[capability] = turn + 1
         return offering[turn % len(offering)]
+
+
+AuditFn = Callable[..., None]
+
+
+def open_store(settings: AgentSettings, state_dir: Path | None, audit: AuditFn) -> AgentStore:
+    """The store this runtime uses: SQLite when a registry path is known, else memory.
+
+    The path is the ``registry`` setting, else ``agents.db`` in the runtime's state directory
+    (``jamey run`` has one; an embedded runtime does not, and keeps agents in memory). A master
+    key file created here is announced once with a warning audit event.
+    """
+    from jamey_agent_orchestration.keys import load_master_key
+    from jamey_agent_orchestration.sqlite_store import SqliteAgentStore, default_registry_path
+
+    path = default_registry_path(settings.registry, state_dir)
+    if path is None:
+        return MemoryAgentStore()
+    fresh = not path.exists() or path.stat().st_size == 0
+    cipher, created = load_master_key(state_dir or path.parent, create=fresh)
+    if created is not None:
+        details: dict[str, Any] = {"path": str(created)}
+        audit(
+            "agent_orchestration.key_file_created",
+            outcome="warning",
+            message="master key for API keys at rest created; back it up, or set JAMEY_SECRET_KEY",
+            **details,
+        )
+    return SqliteAgentStore(path, cipher)

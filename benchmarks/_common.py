@@ -1,0 +1,176 @@
+"""Shared pieces: paired measurements, ratios, figures and the results table."""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+Side = Callable[[], Awaitable[float]]
+
+
+@dataclass
+class Settings:
+    """How hard to measure: ``--quick`` shrinks every count."""
+
+    quick: bool
+    reps: int  # measured pairs per benchmark (at least 7 in a full run)
+    dispatch_calls: int
+    send_requests: int
+    broadcast_sizes: tuple[int, ...]
+    hung_reps: int
+    registry_agents: int
+    registry_chunk: int
+
+    @classmethod
+    def make(cls, quick: bool) -> Settings:
+        if quick:
+            return cls(True, 3, 5_000, 100, (10, 100, 1000), 1, 100_000, 5_000)
+        return cls(False, 9, 20_000, 400, (10, 50, 100, 250, 500, 1000), 7, 100_000, 10_000)
+
+
+async def paired(sides: dict[str, Side], reps: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Run every side ``warmup`` times, then ``reps`` rounds, rotating which side goes first.
+
+    With two sides this alternates A-B, B-A, ...: a slow spell of the machine hits both alike.
+    Each side returns its own measured time (seconds). A garbage collection precedes each run.
+    """
+    names = list(sides)
+    for _ in range(warmup):
+        for name in names:
+            await sides[name]()
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for rep in range(reps):
+        shift = rep % len(names)
+        for name in names[shift:] + names[:shift]:
+            gc.collect()
+            samples[name].append(await sides[name]())
+    return samples
+
+
+def ratios(numerator: Sequence[float], denominator: Sequence[float]) -> list[float]:
+    """Pair-by-pair ratios ``numerator[i] / denominator[i]``."""
+    return [a / b for a, b in zip(numerator, denominator, strict=True)]
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+@dataclass
+class Figure:
+    """One line of the results table."""
+
+    key: str
+    title: str
+    value: float
+    unit: str
+    baseline: str = ""
+    baseline_value: float | None = None
+    ratio: list[float] = field(default_factory=list)  # pair-by-pair, as the goal reads them
+    ratio_label: str = ""
+    goal: str = ""  # e.g. "<= 3.0" (checked on the median ratio, or on value when no ratio)
+    passed: bool | None = None
+    note: str = ""
+
+    def judge(self, op: str, limit: float, on: float | None = None, unit: str = "") -> Figure:
+        """Set ``goal`` and ``passed`` from the median ratio (or ``on``)."""
+        subject = on if on is not None else statistics.median(self.ratio)
+        self.goal = f"{op} {limit:g}{unit}"
+        self.passed = subject <= limit if op == "<=" else subject >= limit
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.ratio:
+            data["ratio_summary"] = spread(self.ratio)
+        return data
+
+
+def fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "us":
+        return f"{value:.2f} µs"
+    if unit == "s":
+        return f"{value * 1000:.0f} ms" if value < 10 else f"{value:.1f} s"
+    if unit == "req/s":
+        return f"{value:,.0f} req/s"
+    if unit == "/s":
+        return f"{value:,.0f} /s"
+    if unit == "B":
+        return f"{value:,.0f} B"
+    return f"{value:g} {unit}".strip()
+
+
+def table(figures: Sequence[Figure]) -> list[list[str]]:
+    rows = [["figure", "measured", "baseline", "ratio median [min-max]", "goal", "result"]]
+    for fig in figures:
+        if fig.ratio:
+            s = spread(fig.ratio)
+            ratio = f"{s['median']:.2f} [{s['min']:.2f}-{s['max']:.2f}]"
+            if fig.ratio_label:
+                ratio += f" {fig.ratio_label}"
+        else:
+            ratio = "-"
+        result = "-" if fig.passed is None else ("PASS" if fig.passed else "MISS")
+        baseline = fig.baseline
+        if fig.baseline_value is not None:
+            baseline = f"{baseline}: {fmt(fig.baseline_value, fig.unit)}"
+        rows.append([fig.title, fmt(fig.value, fig.unit), baseline, ratio, fig.goal or "-", result])
+    return rows
+
+
+def render(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        if n == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def markdown(rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows[1:]]
+    return "\n".join(out)
+
+
+def rss_bytes() -> int | None:
+    """Resident set size of this process now (Linux ``/proc``), or None elsewhere."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+class Stopwatch:
+    """``with Stopwatch() as sw: ...`` then ``sw.elapsed`` in seconds."""
+
+    elapsed = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.elapsed = time.perf_counter() - self._start
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", flush=True)

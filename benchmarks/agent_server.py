@@ -1,0 +1,101 @@
+"""``python -m benchmarks.agent_server --cert C --key K``: a benchmark agent process.
+
+Serves the reference application (``create_app`` from ``jamey_agent_orchestration.server``, over
+TLS with the given certificate) on 127.0.0.1 at a random port, and prints ``PORT <n>`` once
+listening. Besides the reference ``POST /api/v1/tasks`` it routes, to the very same handler:
+
+* ``POST /agent/{n}/api/v1/tasks``: many registered agents served by one process;
+* ``POST /hang/{n}/api/v1/tasks``: an agent that sleeps 60 s before answering;
+* ``GET /stats[?reset=1]``: how many distinct client connections sent tasks (pool reuse check).
+
+The API key comes from ``$BENCH_AGENT_API_KEY``. The process exits when its stdin closes (so it
+never outlives the benchmark) or on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import ssl
+import sys
+import threading
+from typing import Any
+
+from aiohttp import web
+
+from jamey_agent_orchestration.server import (
+    EXAMPLE_HANDLERS,
+    TASKS_PATH,
+    AgentServer,
+    create_app,
+)
+
+API_KEY_ENV = "BENCH_AGENT_API_KEY"
+HANG_SECONDS = 60.0
+
+
+def build_app(api_key: str) -> web.Application:
+    app = create_app(api_key=api_key, name="bench-agent", handlers=EXAMPLE_HANDLERS)
+    handler: Any = next(
+        route.handler
+        for route in app.router.routes()
+        if route.resource is not None and route.resource.canonical == TASKS_PATH
+    )
+    peers: set[object] = set()
+
+    async def agent(request: web.Request) -> web.StreamResponse:
+        transport = request.transport
+        if transport is not None:
+            peers.add(transport.get_extra_info("peername"))
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    async def hang(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(HANG_SECONDS)
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    async def stats(request: web.Request) -> web.Response:
+        count = len(peers)
+        if request.query.get("reset"):
+            peers.clear()
+        return web.json_response({"connections": count})
+
+    app.router.add_post("/agent/{n}" + TASKS_PATH, agent)
+    app.router.add_post("/hang/{n}" + TASKS_PATH, hang)
+    app.router.add_get("/stats", stats)
+    return app
+
+
+async def serve(cert: str, key: str, api_key: str) -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    server = AgentServer(build_app(api_key), ssl_context=context, port=0, shutdown_timeout=0.5)
+    await server.start()
+    print(f"PORT {server.port}", flush=True)
+    await asyncio.Event().wait()
+
+
+def _exit_when_stdin_closes() -> None:
+    sys.stdin.read()
+    os._exit(0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.agent_server")
+    parser.add_argument("--cert", required=True)
+    parser.add_argument("--key", required=True)
+    args = parser.parse_args()
+    api_key = os.environ.get(API_KEY_ENV, "")
+    if not api_key:
+        print(f"set {API_KEY_ENV}", file=sys.stderr)
+        return 2
+    threading.Thread(target=_exit_when_stdin_closes, daemon=True).start()
+    asyncio.run(serve(args.cert, args.key, api_key))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

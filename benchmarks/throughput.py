@@ -1,0 +1,125 @@
+"""2. ``send_task`` throughput against one local HTTPS agent: the runtime versus raw aiohttp.
+
+One caller, one request at a time, ``n`` requests per sample, both sides against the same agent
+process (the reference ``create_app`` over TLS):
+
+* runtime: ``await runtime.execute_connector("agent_orchestration", {"action": "send_task",
+  "agent_id": "a0", "task": "echo", "param_x": "1"})`` - registry lookup, param parsing, URL,
+  headers, a fresh ``Idempotency-Key``, the POST, bounded read, JSON parse, the result (its
+  output re-encoded as JSON), the plugin's and the runtime's audit events;
+* raw: ``session.post(url, data=body, headers=...)`` on one shared ``aiohttp.ClientSession`` whose
+  SSL context trusts the same CA (system store plus the CA), with the same headers (including a
+  fresh ``Idempotency-Key``), ``await resp.read()`` and ``json.loads``.
+
+The agent counts distinct client connections; a pool that is reused opens one per side.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+
+from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
+from jamey_host import Runtime, RuntimeConfig
+
+from ._common import Figure, Settings, log, paired, ratios
+from .dispatch import _audit_to_file
+from .fleet import Fleet, runtime_settings
+
+
+async def _connections(session: aiohttp.ClientSession, port: int, reset: bool = False) -> int:
+    url = f"https://127.0.0.1:{port}/stats" + ("?reset=1" if reset else "")
+    async with session.get(url) as response:
+        count: int = (await response.json())["connections"]
+    return count
+
+
+async def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str, Any]]:
+    n = settings.send_requests
+    port = fleet.ports[0]
+    agent_url = f"https://127.0.0.1:{port}/agent/0"
+    endpoint = agent_url + "/api/v1/tasks"
+    figures: list[Figure] = []
+    raw: dict[str, Any] = {"requests_per_sample": n}
+
+    config = RuntimeConfig(connector_settings=runtime_settings(fleet))
+    plugin = AgentOrchestrationPlugin()
+    connector = aiohttp.TCPConnector(ssl=fleet.ca.client_context())
+    async with (
+        Runtime(config, plugins=[plugin], load_entrypoints=False) as runtime,
+        aiohttp.ClientSession(connector=connector) as session,
+    ):
+        registered = await runtime.execute_connector(
+            "agent_orchestration",
+            {
+                "action": "register_agent",
+                "agent_id": "a0",
+                "name": "Agent 0",
+                "url": agent_url,
+                "api_key": fleet.api_key,
+            },
+        )
+        assert registered.success, registered.errors
+        params = {"action": "send_task", "agent_id": "a0", "task": "echo", "param_x": "1"}
+        execute = runtime.execute_connector
+
+        async def runtime_side() -> float:
+            start = time.perf_counter()
+            for _ in range(n):
+                result = await execute("agent_orchestration", params)
+                if not result.success:
+                    raise RuntimeError(f"send_task failed: {result.errors}")
+            return time.perf_counter() - start
+
+        body = json.dumps({"task": "echo", "params": {"x": "1"}}).encode()
+        auth = f"Bearer {fleet.api_key}"
+
+        async def raw_side() -> float:
+            start = time.perf_counter()
+            for _ in range(n):
+                headers = {
+                    "Authorization": auth,
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": uuid.uuid4().hex,
+                }
+                async with session.post(endpoint, data=body, headers=headers) as response:
+                    if response.status != 200:
+                        raise RuntimeError(f"raw send failed: {response.status}")
+                    json.loads(await response.read())
+            return time.perf_counter() - start
+
+        sides = {"runtime": runtime_side, "raw": raw_side}
+        for mode in ("unconfigured", "info_file"):
+            log(f"send_task: audit {mode}, {settings.reps} pairs of {n} requests per side")
+            await _connections(session, port, reset=True)
+            if mode == "unconfigured":
+                samples = await paired(sides, settings.reps)
+            else:
+                with _audit_to_file():
+                    samples = await paired(sides, settings.reps)
+            connections = await _connections(session, port)
+            rate = {side: [n / t for t in ts] for side, ts in samples.items()}
+            raw[mode] = {
+                "requests_per_second": rate,
+                "distinct_client_connections": connections,
+                "requests_sent": n * (settings.reps + 1) * 2,
+            }
+            label = "audit unconfigured" if mode == "unconfigured" else "audit INFO -> file"
+            figure = Figure(
+                key=f"send_task.{mode}",
+                title=f"send_task throughput ({label})",
+                value=statistics.median(rate["runtime"]),
+                unit="req/s",
+                baseline="raw aiohttp",
+                baseline_value=statistics.median(rate["raw"]),
+                ratio=ratios(samples["raw"], samples["runtime"]),
+                ratio_label="of raw",
+                note=f"{connections} client connections for {raw[mode]['requests_sent']} requests",
+            )
+            figures.append(figure.judge(">=", 0.95 if mode == "unconfigured" else 0.85))
+    return figures, raw
