@@ -28,6 +28,17 @@ class ExecutionContext:
     settings: Mapping[str, str]
     _emit: EventEmitter | None = attrs.field(default=None, repr=False, alias="emit")
 
+    @property
+    def auditing(self) -> bool:
+        """Whether an event emitted now would reach a sink.
+
+        Guard the building of costly details with it; :meth:`audit` itself is a no-op then::
+
+            if context.auditing:
+                context.audit("task.sent", outcome="success", origin=url.origin())
+        """
+        return self._emit is not None
+
     def audit(self, event: str, *, outcome: Outcome, **details: Any) -> None:
         """Emit an audit event stamped with this call's connector, action, user and session.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -14,6 +15,7 @@ _SECRET_KEY = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # the same few key names, on every call and event
 def is_secret_key(name: str) -> bool:
     """Whether a value stored under ``name`` must never be shown."""
     return _SECRET_KEY.search(name) is not None

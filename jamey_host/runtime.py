@@ -85,6 +85,7 @@ class Runtime:
         self._background: set[asyncio.Future[Any]] = set()
         self._audit_log = JsonLinesAuditLog()
         self._sinks: list[NamedImpl] = []
+        self._settings: dict[str, Mapping[str, str]] = {}  # the config is frozen: build once
         self._plugin_sinks = False
         self._running = False
         self._closed = False
@@ -406,7 +407,7 @@ class Runtime:
             action=action,
             user_id=user_id,
             session_id=session_id,
-            settings=self.config.settings_for(name),
+            settings=self._settings_of(name),
             emit=self._emit if (self._plugin_sinks or self._audit_log.enabled()) else None,
         )
         result = await self._call(connector, name, dict(params), context)
@@ -431,6 +432,12 @@ class Runtime:
         if result.metadata:
             result.metadata = redact(result.metadata)
         return result
+
+    def _settings_of(self, connector_id: str) -> Mapping[str, str]:
+        settings = self._settings.get(connector_id)
+        if settings is None:
+            settings = self._settings[connector_id] = self.config.settings_for(connector_id)
+        return settings
 
     # -- audit -----------------------------------------------------------------------------
 

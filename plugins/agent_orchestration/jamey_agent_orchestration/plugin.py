@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import functools
 import json
+import os
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -224,7 +224,7 @@ class AgentOrchestrationPlugin:
                 return ConnectorResult.fail(
                     f"No available agent offers capability: {request.capability}"
                 )
-        delivery = await self._deliver(agent, request.task, request.params, context.audit)
+        delivery = await self._deliver(agent, request.task, request.params, _auditor(context))
         metadata = {"agent_id": agent.id, "attempts": str(delivery.attempts)}
         if delivery.status is not None:
             metadata["status"] = str(delivery.status)
@@ -251,7 +251,9 @@ class AgentOrchestrationPlugin:
         if request.capability is not None:
             agents = [agent for agent in agents if agent.offers(request.capability)]
         started = time.perf_counter()
-        deliveries = await self._deliver_all(agents, request.task, request.params, context.audit)
+        deliveries = await self._deliver_all(
+            agents, request.task, request.params, _auditor(context)
+        )
         output: dict[str, Any] = {}
         contacted: list[str] = []
         for agent, delivery in zip(agents, deliveries, strict=True):
@@ -283,7 +285,11 @@ class AgentOrchestrationPlugin:
     # -- delivery --------------------------------------------------------------------------
 
     async def _deliver_all(
-        self, agents: Sequence[Agent], task: str, params: Mapping[str, str], audit: AuditFn
+        self,
+        agents: Sequence[Agent],
+        task: str,
+        params: Mapping[str, str],
+        audit: AuditFn | None,
     ) -> list[Delivery]:
         """Deliver to every agent at once, at most ``max_concurrency`` in flight."""
         limit = asyncio.Semaphore(self.settings.max_concurrency)
@@ -295,11 +301,12 @@ class AgentOrchestrationPlugin:
         return list(await asyncio.gather(*(one(agent) for agent in agents)))
 
     async def _deliver(
-        self, agent: Agent, task: str, params: Mapping[str, str], audit: AuditFn
+        self, agent: Agent, task: str, params: Mapping[str, str], audit: AuditFn | None
     ) -> Delivery:
         """Send one task to one agent through its circuit breaker, and audit the outcome.
 
-        Audit details name the origin only (scheme://host:port), never a key or a header.
+        ``audit`` is ``None`` when no sink listens, so the details are not even built. They
+        name the origin only (scheme://host:port), never a key or a header.
         """
         transport = self._transport
         if transport is None:
@@ -310,20 +317,23 @@ class AgentOrchestrationPlugin:
             )
         if not self.breakers.allow(agent.id):
             message = self.breakers.open_message(agent.id)
-            audit("agent.task_refused", outcome="failure", agent_id=agent.id, error=message)
+            if audit is not None:
+                audit("agent.task_refused", outcome="failure", agent_id=agent.id, error=message)
             return Delivery(ok=False, error=message)
         started = time.perf_counter()
         delivery = await transport.deliver(
-            url=yarl.URL(agent.url),
+            url=_parsed_url(agent.url),
             api_key=agent.api_key,
             task=task,
             params=params,
-            idempotency_key=uuid.uuid4().hex,
+            idempotency_key=os.urandom(16).hex(),  # as unique as uuid4, and cheaper
         )
         if delivery.ok:
             self.breakers.record_success(agent.id)
         elif delivery.failure is not None:
             self.breakers.record_failure(agent.id, delivery.failure)
+        if audit is None:
+            return delivery
         audit(
             "agent.task_sent" if delivery.ok else "agent.task_failed",
             outcome="success" if delivery.ok else "failure",
@@ -347,6 +357,15 @@ class AgentOrchestrationPlugin:
                 await self._deliver_all(agents, HEALTH_CHECK_TASK, {}, audit)
             except RegistryError as exc:
                 audit("agent.health_check_failed", outcome="failure", error=str(exc))
+
+
+def _auditor(context: ExecutionContext) -> AuditFn | None:
+    return context.audit if context.auditing else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_url(url: str) -> yarl.URL:
+    return yarl.URL(url)
 
 
 def _audit_transition(audit: AuditFn, transition: BreakerTransition) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import errno
+import functools
 import json
 import logging
 import os
@@ -90,6 +91,16 @@ _DIAL_LOG: contextvars.ContextVar[_DialLog | None] = contextvars.ContextVar(
 
 class _AddressRefused(OSError):
     """Raised by the socket factory; an OSError so aiohttp tries the name's other addresses."""
+
+
+@functools.lru_cache(maxsize=4096)  # one parse per agent, not per request
+def _tasks_endpoint(url: yarl.URL) -> yarl.URL:
+    return url.with_path(url.raw_path.rstrip("/") + "/api/v1/tasks", encoded=True)
+
+
+def _too_large(limit: int, status: int) -> _Attempt:
+    error = f"{_SEND_FAILED}: response larger than {limit} bytes"
+    return _Attempt(_fail(FailureKind.BAD_RESPONSE, error, status))
 
 
 def _fail(kind: FailureKind, error: str, status: int | None = None) -> Delivery:
@@ -175,7 +186,7 @@ class AgentTransport:
         if url.scheme != "https":
             error = f"Security violation: Agent URLs must use HTTPS. Got: {url.scheme}"
             return _fail(FailureKind.SECURITY, error)
-        endpoint = url.with_path(url.raw_path.rstrip("/") + "/api/v1/tasks", encoded=True)
+        endpoint = _tasks_endpoint(url)
         body = json.dumps({"task": task, "params": dict(params)}).encode()
         headers = {
             "Authorization": f"Bearer {api_key.reveal()}",
@@ -204,8 +215,15 @@ class AgentTransport:
                 )
             return outcome
 
-        final = await call_with_retries(attempt, self._policy)
-        return attrs.evolve(final.delivery, attempts=attempts, status=last_status)
+        final = (await call_with_retries(attempt, self._policy)).delivery
+        return Delivery(
+            ok=final.ok,
+            response=final.response,
+            error=final.error,
+            status=last_status,
+            attempts=attempts,
+            failure=final.failure,
+        )
 
     async def _attempt(
         self,
@@ -276,13 +294,10 @@ class AgentTransport:
             return _Attempt(_fail(kind, error, status), retry_after=retry_after)
 
         limit = self._settings.max_response_bytes
-        too_large = _fail(
-            FailureKind.BAD_RESPONSE, f"{_SEND_FAILED}: response larger than {limit} bytes", status
-        )
         # Content-Length counts encoded bytes: it bounds the decoded size only without an encoding.
         identity = response.headers.get("Content-Encoding", "identity").lower() == "identity"
         if identity and response.content_length is not None and response.content_length > limit:
-            return _Attempt(too_large)
+            return _too_large(limit, status)
         data = bytearray()
         while True:
             # resp.content yields decompressed bytes; stop as soon as one byte too many has arrived.
@@ -291,7 +306,7 @@ class AgentTransport:
                 break
             data += chunk
             if len(data) > limit:
-                return _Attempt(too_large)
+                return _too_large(limit, status)
         try:
             parsed: object = json.loads(data)
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting

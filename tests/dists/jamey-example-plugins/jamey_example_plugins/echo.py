@@ -27,4 +27,6 @@ def execute_connector(params: Mapping[str, str], context: ExecutionContext) -> C
     if context.action not in (None, "echo"):
         return ConnectorResult.fail(f"Unknown action: {context.action}")
     context.audit("echo.called", outcome="success", size=len(params))
-    return ConnectorResult.ok(json.dumps(dict(params)), metadata={"settings": str(len(context.settings))})
+    return ConnectorResult.ok(
+        json.dumps(dict(params)), metadata={"settings": str(len(context.settings))}
+    )
