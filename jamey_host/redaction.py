@@ -30,7 +30,7 @@ def redact(value: Any) -> Any:
     >>> redact({"user": "alice", "headers": {"Authorization": "Bearer x"}, "items": [{"token": 1}]})
     {'user': 'alice', 'headers': {'Authorization': '***'}, 'items': [{'token': '***'}]}
     """
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         return {
             key: REDACTED if isinstance(key, str) and is_secret_key(key) else redact(item)
             for key, item in value.items()

@@ -9,10 +9,16 @@ import attrs
 
 
 def _strings(value: Any) -> list[str]:
+    if type(value) is list and all(type(item) is str for item in value):
+        return value  # the common case: already right, no copy needed
     return [str(item) for item in value]
 
 
 def _string_map(value: Any) -> dict[str, str]:
+    if type(value) is dict and all(
+        type(key) is str and type(item) is str for key, item in value.items()
+    ):
+        return value
     return {str(key): str(item) for key, item in dict(value).items()}
 
 

@@ -24,7 +24,7 @@ from jamey_host.loading import (
     instantiate,
     load_plugin_object,
 )
-from jamey_host.redaction import redact
+from jamey_host.redaction import is_secret_key, redact
 from jamey_host.results import ConnectorResult
 from jamey_host.specs import ConnectorSpec, PluginInfo
 
@@ -46,12 +46,13 @@ def _version_of(plugin: object) -> str | None:
 
 
 def _params_problem(params: object) -> str | None:
-    if not isinstance(params, Mapping):
+    # ``type(...) is`` first: this runs on every call, and an ABC isinstance check is slow.
+    if type(params) is not dict and not isinstance(params, Mapping):
         return f"Invalid params: expected a mapping of str to str, got {type(params).__name__}"
     for key, value in params.items():
-        if not isinstance(key, str):
+        if type(key) is not str and not isinstance(key, str):
             return f"Invalid params: key {key!r} is {type(key).__name__}, not str"
-        if not isinstance(value, str):
+        if type(value) is not str and not isinstance(value, str):
             return f"Invalid params: value of {key!r} is {type(value).__name__}, not str"
     return None
 
@@ -429,8 +430,9 @@ class Runtime:
             return ConnectorResult.fail(
                 f"Connector {name} returned {type(result).__name__}, not a ConnectorResult"
             )
-        if result.metadata:
-            result.metadata = redact(result.metadata)
+        metadata = result.metadata
+        if metadata and any(map(is_secret_key, metadata)):
+            result.metadata = redact(metadata)
         return result
 
     def _settings_of(self, connector_id: str) -> Mapping[str, str]:
