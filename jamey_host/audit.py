@@ -63,7 +63,15 @@ class AuditEvent:
         details: Mapping[str, Any] | None = None,
         error: str | None = None,
     ) -> AuditEvent:
-        """A new event with a fresh id and the current time; ``details`` are redacted here."""
+        """A new event with a fresh id and the current time; ``details`` are redacted here.
+
+        An ``error`` entry of ``details`` becomes the event's ``error`` field (as a string).
+        """
+        if details and "error" in details:
+            details = dict(details)
+            detail_error = details.pop("error")
+            if error is None and detail_error is not None:
+                error = str(detail_error)
         return cls(
             id=f"{_ID_PREFIX}-{next(_id_counter):x}",
             timestamp=datetime.datetime.now(datetime.UTC),

@@ -49,7 +49,6 @@ class ExecutionContext:
         """
         if self._emit is None:
             return
-        error = details.pop("error", None)
         self._emit(
             AuditEvent.create(
                 event,
@@ -59,6 +58,5 @@ class ExecutionContext:
                 user_id=self.user_id,
                 session_id=self.session_id,
                 details=details,
-                error=None if error is None else str(error),
             )
         )

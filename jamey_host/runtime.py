@@ -447,18 +447,10 @@ class Runtime:
         self, event: str, *, outcome: Outcome, connector: str | None = None, **details: Any
     ) -> None:
         """Emit an audit event outside any call, e.g. from ``runtime_startup``."""
-        if not (self._plugin_sinks or self._audit_log.enabled()):
-            return
-        error = details.pop("error", None)
-        self._emit(
-            AuditEvent.create(
-                event,
-                outcome=outcome,
-                connector=connector,
-                details=details,
-                error=None if error is None else str(error),
+        if self._plugin_sinks or self._audit_log.enabled():
+            self._emit(
+                AuditEvent.create(event, outcome=outcome, connector=connector, details=details)
             )
-        )
 
     def _emit_execute_event(
         self,
