@@ -104,9 +104,13 @@ class AuditEvent:
         """One line of JSON; keys and values JSON cannot encode are written as their ``str``."""
         data = self.to_dict()
         try:
-            return json.dumps(data, default=str, separators=(",", ":"))
+            return _ENCODER.encode(data)
         except TypeError:  # a non-string key, which ``default`` never sees
-            return json.dumps(_string_keys(data), default=str, separators=(",", ":"))
+            return _ENCODER.encode(_string_keys(data))
+
+
+# One encoder for every event: json.dumps with options builds a new one on each call.
+_ENCODER: Final = json.JSONEncoder(default=str, separators=(",", ":"))
 
 
 def _string_keys(value: Any) -> Any:
@@ -135,5 +139,11 @@ class JsonLinesAuditLog:
 
     @hookimpl
     def audit_event(self, event: AuditEvent) -> None:
-        if self.logger.isEnabledFor(logging.INFO):
-            self.logger.info("%s", event.to_json())
+        logger = self.logger
+        if logger.isEnabledFor(logging.INFO):
+            # A record made here rather than by logger.info(): the caller's file and line would
+            # always be this method, and finding them walks the stack on every event.
+            record = logger.makeRecord(
+                logger.name, logging.INFO, __file__, 0, event.to_json(), (), None, "audit_event"
+            )
+            logger.handle(record)

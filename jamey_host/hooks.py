@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable
 from typing import Any, final
 
@@ -23,9 +24,14 @@ def _positional(impl: pluggy.HookImpl, argnames: tuple[str, ...]) -> Callable[..
     """Adapt an implementation taking any subset of ``argnames`` to take all of them in order."""
     if tuple(impl.argnames) == argnames:
         return impl.function
-    picks = [argnames.index(name) for name in impl.argnames]
     function = impl.function
-    return lambda *args: function(*(args[i] for i in picks))
+    if not impl.argnames:
+        return lambda *args: function()
+    # itemgetter picks in C: this adapter runs on every call of a connector.
+    pick = operator.itemgetter(*(argnames.index(name) for name in impl.argnames))
+    if len(impl.argnames) == 1:
+        return lambda *args: function(pick(args))
+    return lambda *args: function(*pick(args))
 
 
 @final

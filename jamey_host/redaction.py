@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 REDACTED = "***"
+_LEAVES = frozenset({str, int, float, bool, type(None), bytes})
 
 # Substrings, matched case-insensitively anywhere in a key's name (contract section 3).
 _SECRET_KEY = re.compile(
@@ -30,7 +31,10 @@ def redact(value: Any) -> Any:
     >>> redact({"user": "alice", "headers": {"Authorization": "Bearer x"}, "items": [{"token": 1}]})
     {'user': 'alice', 'headers': {'Authorization': '***'}, 'items': [{'token': '***'}]}
     """
-    if type(value) is dict or isinstance(value, Mapping):
+    kind = type(value)
+    if kind in _LEAVES:  # most values: skip the (slow) ABC check below
+        return value
+    if kind is dict or isinstance(value, Mapping):
         return {
             key: REDACTED if isinstance(key, str) and is_secret_key(key) else redact(item)
             for key, item in value.items()

@@ -129,7 +129,9 @@ async def test_wire_format(
     async with https_server(json_handler({"result": [1, 2]}), cert) as server:
         transport = await make_transport()
         delivery = await send(transport, server.url(path=path), idempotency_key="k-42")
-    assert delivery == Delivery(ok=True, response={"result": [1, 2]}, status=200, attempts=1)
+    assert delivery == Delivery(
+        ok=True, response={"result": [1, 2]}, text='{"result": [1, 2]}', status=200, attempts=1
+    )
     (request,) = server.requests
     assert (request.method, request.path) == ("POST", expected)
     assert request.headers["Authorization"] == "Bearer test-key-abc"
@@ -294,7 +296,9 @@ async def test_retryable_status_then_success_keeps_idempotency_key(
 ) -> None:
     async with https_server(sequence(status, status), cert) as server:
         delivery = await send(await make_transport(retries=3), server.url(), idempotency_key="same")
-    assert delivery == Delivery(ok=True, response={"done": True}, status=200, attempts=3)
+    assert delivery == Delivery(
+        ok=True, response={"done": True}, text='{"done": true}', status=200, attempts=3
+    )
     assert [r.headers["Idempotency-Key"] for r in server.requests] == ["same"] * 3
     assert len(sleeps.calls) == 2
     # Exponential with jitter: 0.001 * 2**(n-1) plus up to 0.001.

@@ -234,9 +234,9 @@ class AgentOrchestrationPlugin:
             return ConnectorResult.fail(
                 delivery.error, agents_contacted=contacted, metadata=metadata
             )
-        return ConnectorResult.ok(
-            json.dumps(delivery.response), agents_contacted=contacted, metadata=metadata
-        )
+        # The agent's own JSON text: valid (the transport parsed it), and not encoded twice.
+        output = delivery.text if delivery.text is not None else json.dumps(delivery.response)
+        return ConnectorResult.ok(output, agents_contacted=contacted, metadata=metadata)
 
     async def _route(self, capability: str) -> Agent | None:
         """The next agent offering ``capability`` whose circuit is not open."""

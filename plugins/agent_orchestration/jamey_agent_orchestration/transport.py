@@ -53,6 +53,7 @@ class Delivery:
 
     ok: bool
     response: object = None  # the parsed JSON body when ok
+    text: str | None = None  # the JSON body as the agent sent it, when ok
     error: str | None = None  # a safe message in the contract's wording when not ok
     status: int | None = None  # the last HTTP status seen, if any
     attempts: int = 0  # requests actually sent (or at least dialled)
@@ -114,6 +115,7 @@ class AgentTransport:
         """``retry_policy`` defaults to ``settings.retries`` attempts with the default backoff."""
         self._settings = settings
         self._policy = retry_policy or RetryPolicy(attempts=settings.retries)
+        self._timeout = aiohttp.ClientTimeout(total=settings.timeout)
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self._starting = asyncio.Lock()
@@ -196,13 +198,16 @@ class AgentTransport:
         seconds = self._settings.timeout if timeout is None else timeout
         if not 0 < seconds < float("inf"):  # aiohttp reads a total of 0 as "no timeout at all"
             raise ValueError(f"timeout must be a positive number of seconds, got {seconds!r}")
+        request_timeout = (
+            self._timeout if seconds == self._settings.timeout else aiohttp.ClientTimeout(seconds)
+        )
         attempts = tries = 0
         last_status: int | None = None
 
         async def attempt() -> _Attempt:
             nonlocal attempts, tries, last_status
             tries += 1
-            outcome = await self._attempt(session, endpoint, headers, body, seconds)
+            outcome = await self._attempt(session, endpoint, headers, body, request_timeout)
             attempts += outcome.sent
             if outcome.delivery.status is not None:
                 last_status = outcome.delivery.status
@@ -216,9 +221,12 @@ class AgentTransport:
             return outcome
 
         final = (await call_with_retries(attempt, self._policy)).delivery
+        if final.ok and tries == 1:  # the common case: the first attempt's delivery as it is
+            return final
         return Delivery(
             ok=final.ok,
             response=final.response,
+            text=final.text,
             error=final.error,
             status=last_status,
             attempts=attempts,
@@ -231,7 +239,7 @@ class AgentTransport:
         endpoint: yarl.URL,
         headers: Mapping[str, str],
         body: bytes,
-        seconds: float,
+        timeout: aiohttp.ClientTimeout,
     ) -> _Attempt:
         """One request; every failure is mapped to a safe message here and nothing is raised."""
         log = _DialLog()
@@ -242,7 +250,7 @@ class AgentTransport:
                 data=body,
                 headers=headers,
                 allow_redirects=False,  # a redirect is a failure (and could downgrade to http)
-                timeout=aiohttp.ClientTimeout(total=seconds),
+                timeout=timeout,
             ) as response:
                 return await self._read(response)
         except aiohttp.ClientConnectorCertificateError as exc:
@@ -255,7 +263,7 @@ class AgentTransport:
         except TimeoutError:
             if log.refusals:  # some addresses refused, the others unreachable: say why
                 return log.refused()
-            error = f"{_SEND_FAILED}: timed out after {seconds:g}s"
+            error = f"{_SEND_FAILED}: timed out after {timeout.total:g}s"
             return _Attempt(_fail(FailureKind.TIMEOUT, error))
         except aiohttp.ClientConnectorError as exc:
             if log.refusals:  # aiohttp merged our refusals into one plain OSError
@@ -308,11 +316,12 @@ class AgentTransport:
             if len(data) > limit:
                 return _too_large(limit, status)
         try:
-            parsed: object = json.loads(data)
+            text = data.decode()  # JSON exchanged between systems is UTF-8 (RFC 8259)
+            parsed: object = json.loads(text)
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             error = f"{_SEND_FAILED}: response is not JSON"
             return _Attempt(_fail(FailureKind.BAD_RESPONSE, error, status))
-        return _Attempt(Delivery(ok=True, response=parsed, status=status))
+        return _Attempt(Delivery(ok=True, response=parsed, text=text, status=status, attempts=1))
 
 
 def _os_cause(error: OSError) -> str:
