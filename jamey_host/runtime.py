@@ -299,7 +299,8 @@ class Runtime:
                 if inspect.isawaitable(answer):
                     await answer
         except Exception as exc:
-            log.exception("runtime_startup of plugin %r raised", name)
+            # The reason is logged in one line by _record_failure; the traceback is for DEBUG.
+            log.debug("runtime_startup of plugin %r raised", name, exc_info=True)
             info = self._infos.get(name)
             self._detach(name)
             if info is not None:  # not unregistered meanwhile

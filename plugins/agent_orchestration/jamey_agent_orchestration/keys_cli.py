@@ -81,6 +81,10 @@ def rotate_key(
         if not registry.exists():
             print(f"jamey: error: there is no agent registry at {registry}", file=err)
             return 1
+        # A runtime with a state directory keeps the key there; one with only a registry path
+        # keeps it beside the registry (registry.key_directory): find it where it is.
+        if not (state_dir / KEY_FILE_NAME).exists() and (registry.parent / KEY_FILE_NAME).exists():
+            state_dir = registry.parent
         old, _ = load_master_key(state_dir, env, create=False)
         if new_key_env is not None:
             text = env.get(new_key_env, "")

@@ -109,6 +109,11 @@ class MemoryAgentStore:
 AuditFn = Callable[..., None]
 
 
+def key_directory(registry: Path, state_dir: Path | None) -> Path:
+    """Where the master key file of ``registry`` lives: the state directory, else beside it."""
+    return registry.parent if state_dir is None else state_dir
+
+
 def open_store(settings: AgentSettings, state_dir: Path | None, audit: AuditFn) -> AgentStore:
     """The store this runtime uses: SQLite when a registry path is known, else memory.
 
@@ -117,13 +122,19 @@ def open_store(settings: AgentSettings, state_dir: Path | None, audit: AuditFn) 
     key file created here is announced once with a warning audit event.
     """
     from jamey_agent_orchestration.keys import load_master_key
-    from jamey_agent_orchestration.sqlite_store import SqliteAgentStore, default_registry_path
+    from jamey_agent_orchestration.sqlite_store import (
+        SqliteAgentStore,
+        check_registry_header,
+        default_registry_path,
+    )
 
     path = default_registry_path(settings.registry, state_dir)
     if path is None:
         return MemoryAgentStore()
     fresh = not path.exists() or path.stat().st_size == 0
-    cipher, created = load_master_key(state_dir or path.parent, create=fresh)
+    if not fresh:
+        check_registry_header(path)  # a foreign file is named as such, not as a key problem
+    cipher, created = load_master_key(key_directory(path, state_dir), create=fresh)
     if created is not None:
         details: dict[str, Any] = {"path": str(created)}
         audit(

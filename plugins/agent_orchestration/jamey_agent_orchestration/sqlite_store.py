@@ -104,6 +104,27 @@ def default_registry_path(registry_setting: Path | None, state_dir: Path | None)
     return None
 
 
+def check_registry_header(path: Path) -> None:
+    """Refuse what is plainly not a registry by its first bytes, before SQLite touches it.
+
+    An empty file passes: it is a new registry (ours, or another process's mid-creation).
+    """
+    try:
+        if not path.is_file():
+            raise _not_ours(path, "not a regular file")
+        with path.open("rb") as handle:
+            head = handle.read(100)
+    except OSError as exc:
+        raise RegistryError(f"Cannot read the agent registry {path}: {exc}") from None
+    if not head:
+        return
+    if len(head) < 100 or head[:16] != _SQLITE_MAGIC:
+        raise _not_ours(path, "not a SQLite database")
+    application_id = int.from_bytes(head[68:72], "big")
+    if application_id not in (0, APPLICATION_ID):
+        raise _not_ours(path, f"a SQLite database of another application, {application_id:#x}")
+
+
 def _not_ours(path: Path, why: str) -> RegistryError:
     return RegistryError(
         f"{path} is not a jamey agent registry ({why}); it was left untouched. Move it away, "
@@ -165,23 +186,7 @@ class _Database:
             raise RegistryError(f"Cannot create the agent registry {self.path}: {exc}") from None
 
     def _check_header(self) -> None:
-        """Refuse what is plainly not ours by its first bytes, before SQLite touches the file."""
-        try:
-            if not self.path.is_file():
-                raise _not_ours(self.path, "not a regular file")
-            with self.path.open("rb") as handle:
-                head = handle.read(100)
-        except OSError as exc:
-            raise RegistryError(f"Cannot read the agent registry {self.path}: {exc}") from None
-        if not head:
-            return  # empty: a new registry (ours, or another process's mid-creation)
-        if len(head) < 100 or head[:16] != _SQLITE_MAGIC:
-            raise _not_ours(self.path, "not a SQLite database")
-        application_id = int.from_bytes(head[68:72], "big")
-        if application_id not in (0, APPLICATION_ID):
-            raise _not_ours(
-                self.path, f"a SQLite database of another application, {application_id:#x}"
-            )
+        check_registry_header(self.path)
 
     @_guarded
     def _connect(self) -> None:
