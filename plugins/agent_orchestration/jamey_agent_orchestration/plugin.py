@@ -254,12 +254,11 @@ class AgentOrchestrationPlugin:
         deliveries = await self._deliver_all(
             agents, request.task, request.params, _auditor(context)
         )
-        output: dict[str, Any] = {}
-        contacted: list[str] = []
-        for agent, delivery in zip(agents, deliveries, strict=True):
-            output[agent.id] = delivery.response if delivery.ok else {"error": delivery.error}
-            if _contacted(delivery):
-                contacted.append(agent.id)
+        contacted = [
+            agent.id
+            for agent, delivery in zip(agents, deliveries, strict=True)
+            if _contacted(delivery)
+        ]
         succeeded = sum(1 for delivery in deliveries if delivery.ok)
         failed = len(deliveries) - succeeded
         context.audit(
@@ -272,7 +271,7 @@ class AgentOrchestrationPlugin:
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
         return ConnectorResult.ok(
-            json.dumps(output),
+            _answers_json(agents, deliveries),
             warnings=[] if agents else ["No agents to broadcast to"],
             agents_contacted=contacted,
             metadata={
@@ -293,21 +292,27 @@ class AgentOrchestrationPlugin:
     ) -> list[Delivery]:
         """Deliver to every agent at once, at most ``max_concurrency`` in flight."""
         limit = asyncio.Semaphore(self.settings.max_concurrency)
-
-        async def one(agent: Agent) -> Delivery:
-            async with limit:
-                return await self._deliver(agent, task, params, audit)
-
-        return list(await asyncio.gather(*(one(agent) for agent in agents)))
+        return list(
+            await asyncio.gather(*(self._deliver(a, task, params, audit, limit) for a in agents))
+        )
 
     async def _deliver(
-        self, agent: Agent, task: str, params: Mapping[str, str], audit: AuditFn | None
+        self,
+        agent: Agent,
+        task: str,
+        params: Mapping[str, str],
+        audit: AuditFn | None,
+        limit: asyncio.Semaphore | None = None,
     ) -> Delivery:
         """Send one task to one agent through its circuit breaker, and audit the outcome.
 
         ``audit`` is ``None`` when no sink listens, so the details are not even built. They
-        name the origin only (scheme://host:port), never a key or a header.
+        name the origin only (scheme://host:port), never a key or a header. ``limit`` bounds
+        how many deliveries are in flight (broadcast's ``max_concurrency``).
         """
+        if limit is not None:
+            async with limit:
+                return await self._deliver(agent, task, params, audit)
         transport = self._transport
         if transport is None:
             return Delivery(
@@ -357,6 +362,18 @@ class AgentOrchestrationPlugin:
                 await self._deliver_all(agents, HEALTH_CHECK_TASK, {}, audit)
             except RegistryError as exc:
                 audit("agent.health_check_failed", outcome="failure", error=str(exc))
+
+
+def _answers_json(agents: Sequence[Agent], deliveries: Sequence[Delivery]) -> str:
+    """``{agent_id: response or {"error": message}}`` as JSON, reusing each agent's own text."""
+    parts = []
+    for agent, delivery in zip(agents, deliveries, strict=True):
+        if delivery.ok:
+            answer = delivery.text if delivery.text is not None else json.dumps(delivery.response)
+        else:
+            answer = json.dumps({"error": delivery.error})
+        parts.append(f"{json.dumps(agent.id)}:{answer}")
+    return "{" + ",".join(parts) + "}"
 
 
 def _auditor(context: ExecutionContext) -> AuditFn | None:

@@ -73,12 +73,14 @@ class _Attempt:
         return is_retryable(self.delivery.failure, self.delivery.status)
 
 
-@attrs.define
 class _DialLog:
     """What the socket factory saw during one attempt; aiohttp merges its OSErrors into one."""
 
-    refusals: list[str] = attrs.Factory(list)
-    dialled: int = 0
+    __slots__ = ("dialled", "refusals")
+
+    def __init__(self) -> None:
+        self.refusals: list[str] = []
+        self.dialled = 0
 
     def refused(self) -> _Attempt:
         """The attempt's outcome: the first refusal; sent only if another address was dialled."""
@@ -304,15 +306,13 @@ class AgentTransport:
         limit = self._settings.max_response_bytes
         # Content-Length counts encoded bytes: it bounds the decoded size only without an encoding.
         identity = response.headers.get("Content-Encoding", "identity").lower() == "identity"
-        if identity and response.content_length is not None and response.content_length > limit:
+        length = response.content_length if identity else None
+        if length is not None and length > limit:
             return _too_large(limit, status)
-        data = bytearray()
-        while True:
-            # resp.content yields decompressed bytes; stop as soon as one byte too many has arrived.
-            chunk = await response.content.read(min(_CHUNK, limit + 1 - len(data)))
-            if not chunk:
-                break
-            data += chunk
+        if length is not None:  # framed by Content-Length, already within the limit
+            data: bytes | bytearray = await response.read()
+        else:
+            data = await self._read_at_most(response, limit)
             if len(data) > limit:
                 return _too_large(limit, status)
         try:
@@ -322,6 +322,20 @@ class AgentTransport:
             error = f"{_SEND_FAILED}: response is not JSON"
             return _Attempt(_fail(FailureKind.BAD_RESPONSE, error, status))
         return _Attempt(Delivery(ok=True, response=parsed, text=text, status=status, attempts=1))
+
+    @staticmethod
+    async def _read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytearray:
+        """The decoded body, or its first ``limit + 1`` bytes if it is longer."""
+        data = bytearray()
+        while True:
+            # resp.content yields decompressed bytes; stop as soon as one byte too many has arrived.
+            chunk = await response.content.read(min(_CHUNK, limit + 1 - len(data)))
+            if not chunk:
+                break
+            data += chunk
+            if len(data) > limit:
+                return data
+        return data
 
 
 def _os_cause(error: OSError) -> str:
