@@ -9,17 +9,29 @@ import attrs
 
 
 def _strings(value: Any) -> list[str]:
-    if type(value) is list and all(type(item) is str for item in value):
-        return value  # the common case: already right, no copy needed
+    if type(value) is list:
+        for item in value:
+            if type(item) is not str:
+                break
+        else:
+            return value  # the common case: already right, no copy needed
     return [str(item) for item in value]
 
 
 def _string_map(value: Any) -> dict[str, str]:
-    if type(value) is dict and all(
-        type(key) is str and type(item) is str for key, item in value.items()
-    ):
-        return value
+    if type(value) is dict:
+        for key, item in value.items():
+            if type(key) is not str or type(item) is not str:
+                break
+        else:
+            return value
     return {str(key): str(item) for key, item in dict(value).items()}
+
+
+def _text(value: Any) -> str:
+    if type(value) is not str and not isinstance(value, str):
+        raise TypeError(f"ConnectorResult.output must be a str, not {type(value).__name__}")
+    return value
 
 
 @attrs.define(kw_only=False)
@@ -33,7 +45,7 @@ class ConnectorResult:
     """
 
     success: bool = attrs.field(converter=bool)
-    output: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+    output: str = attrs.field(default="", converter=_text)
     errors: list[str] = attrs.field(factory=list, converter=_strings)
     warnings: list[str] = attrs.field(factory=list, converter=_strings)
     metadata: dict[str, str] = attrs.field(factory=dict, converter=_string_map)
