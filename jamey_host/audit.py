@@ -71,7 +71,7 @@ class AuditEvent:
             details = dict(details)
             detail_error = details.pop("error")
             if error is None and detail_error is not None:
-                error = str(detail_error)
+                error = str(redact(detail_error))
         return cls(
             id=f"{_ID_PREFIX}-{next(_id_counter):x}",
             timestamp=datetime.datetime.now(datetime.UTC),

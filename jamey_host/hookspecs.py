@@ -101,8 +101,9 @@ class JameyHostSpec:
     def runtime_startup(self, runtime: Runtime) -> Awaitable[None] | None:
         """Open the plugin's resources (sessions, files) when a runtime starts; may be async.
 
-        A plugin whose startup raises is shut down again (if it started) and marked ``failed``;
-        with ``strict_plugins`` the runtime does not start.
+        A plugin whose startup raises is marked ``failed``, its connectors removed, and its
+        ``runtime_shutdown`` is **not** called: close what it opened before raising. With
+        ``strict_plugins`` the runtime does not start.
 
         Example::
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -31,6 +32,10 @@ from jamey_host.specs import ConnectorSpec, PluginInfo
 log = logging.getLogger("jamey_host")
 
 _AUDIT_LOG_PLUGIN: Final = "jamey_host.audit_log"
+
+
+# The result a cancelled call is audited with (the caller gets the CancelledError, not this).
+_CANCELLED: Final = ConnectorResult(False, errors=["Cancelled before it finished"])
 
 
 @attrs.frozen
@@ -90,6 +95,12 @@ class Runtime:
         self._plugin_sinks = False
         self._running = False
         self._closed = False
+        # Calls under way, so that close() lets them finish before plugins shut down.
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        # Connector ids of plugins that failed to start, with the reason, for a clearer error.
+        self._unavailable: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -133,12 +144,20 @@ class Runtime:
             await self.close()
             raise
 
-    async def close(self) -> None:
-        """Run each started plugin's ``runtime_shutdown``, newest first; idempotent."""
+    async def close(self, *, grace: float = 10.0) -> None:
+        """Shut down: refuse new calls, let calls under way finish, then stop the plugins.
+
+        Calls still running after ``grace`` seconds go on without their plugins' resources (and
+        fail accordingly); then every started plugin's ``runtime_shutdown`` runs, newest first.
+        Closing twice is a no-op.
+        """
         if self._closed:
             return
         self._closed = True
         self._running = False
+        if self._in_flight:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), grace)
         for name in reversed(self._started):
             await self._stop_plugin(name)
         self._started.clear()
@@ -305,6 +324,8 @@ class Runtime:
             self._detach(name)
             if info is not None:  # not unregistered meanwhile
                 reason = f"runtime_startup failed: {type(exc).__name__}: {exc}"
+                for connector_id in info.connectors:
+                    self._unavailable[connector_id] = f"plugin {name!r} failed to start: {exc}"
                 self._record_failure(name, info.version, reason)
             return False
         if name in self._infos:  # else unregister_plugin stops it once startup is over
@@ -360,6 +381,9 @@ class Runtime:
         started = time.perf_counter()
         outcome: Outcome = "failure"
         action: str | None = None
+        result = _CANCELLED
+        self._in_flight += 1
+        self._idle.clear()
         try:
             problem = _params_problem(params)
             if problem is not None:
@@ -373,10 +397,15 @@ class Runtime:
                 f"Internal error while calling {name}: {type(exc).__name__}"
             )
             outcome = "failure"
-        if self._plugin_sinks or self._audit_log.enabled():
-            self._emit_execute_event(
-                name, params, action, user_id, session_id, result, outcome, started
-            )
+        finally:
+            # Also when the caller cancels the call: every call is audited, whatever its end.
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
+            if self._plugin_sinks or self._audit_log.enabled():
+                self._emit_execute_event(
+                    name, params, action, user_id, session_id, result, outcome, started
+                )
         return result
 
     async def _dispatch(
@@ -392,7 +421,7 @@ class Runtime:
             return ConnectorResult.fail(not_running), "failure"
         connector = self._connectors.get(name) if isinstance(name, str) else None
         if connector is None:
-            return ConnectorResult.fail(f"Connector not found: {name}"), "failure"
+            return self._not_found(name), "failure"
         spec = connector.spec
         refusal = capability_refusal(spec, self.config.granted_capabilities)
         if refusal is None and spec.requires_approval:
@@ -403,7 +432,7 @@ class Runtime:
         if self._starting and connector.plugin in self._starting:
             await asyncio.shield(self._starting[connector.plugin])
             if self._connectors.get(name) is not connector:  # its startup failed meanwhile
-                return ConnectorResult.fail(f"Connector not found: {name}"), "failure"
+                return self._not_found(name), "failure"
         context = ExecutionContext(
             connector=name,
             action=action,
@@ -414,6 +443,11 @@ class Runtime:
         )
         result = await self._call(connector, name, dict(params), context)
         return result, "success" if result.success else "failure"
+
+    def _not_found(self, name: object) -> ConnectorResult:
+        reason = self._unavailable.get(name) if isinstance(name, str) else None
+        warnings = [] if reason is None else [reason]  # why a connector once listed is gone
+        return ConnectorResult.fail(f"Connector not found: {name}", warnings=warnings)
 
     async def _call(
         self, connector: _Connector, name: str, params: dict[str, str], context: ExecutionContext

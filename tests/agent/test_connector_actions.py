@@ -287,6 +287,10 @@ async def test_send_task_to_a_capability_nobody_offers_fails(
             },
             "Security violation: Agent URLs must use HTTPS. Got: http",
         ),
+        (  # the guide checks the scheme before the key
+            {"action": "register_agent", "agent_id": "a", "name": "n", "url": "http://x.example"},
+            "Security violation: Agent URLs must use HTTPS. Got: http",
+        ),
     ],
 )
 async def test_bad_params_fail_with_the_guides_wording(
@@ -294,8 +298,7 @@ async def test_bad_params_fail_with_the_guides_wording(
 ) -> None:
     result = await harness.runtime.execute_connector("agent_orchestration", params)
     assert not result.success
-    assert len(result.errors) == 1
-    assert result.errors[0].startswith(message), result.errors
+    assert result.errors == [message]
     assert await harness.listed() == []
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
+import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -13,12 +14,10 @@ from jamey_agent_orchestration.agents import Agent
 from jamey_agent_orchestration.api_key import ApiKey
 from jamey_agent_orchestration.keys import RegistryError
 from jamey_agent_orchestration.keys_cli import rotate_key
+from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
 from jamey_agent_orchestration.registry import MemoryAgentStore, open_store
 from jamey_agent_orchestration.settings import AgentSettings
-
-
-def _no_audit(*args: Any, **kwargs: Any) -> None:
-    return None
+from jamey_host import Runtime, RuntimeConfig
 
 
 def _digest(path: Path) -> str:
@@ -26,7 +25,7 @@ def _digest(path: Path) -> str:
 
 
 def test_no_registry_path_and_no_state_dir_keeps_agents_in_memory() -> None:
-    assert isinstance(open_store(AgentSettings(), None, _no_audit), MemoryAgentStore)
+    assert isinstance(open_store(AgentSettings(), None)[0], MemoryAgentStore)
 
 
 def test_a_foreign_file_is_named_as_such_even_without_a_master_key(
@@ -37,7 +36,7 @@ def test_a_foreign_file_is_named_as_such_even_without_a_master_key(
     registry.write_bytes(b"these are someone else's notes, not a database\n" * 4)
     before = _digest(registry)
     with pytest.raises(RegistryError, match="is not a jamey agent registry"):
-        open_store(AgentSettings(registry=registry), None, _no_audit)
+        open_store(AgentSettings(registry=registry), None)
     assert _digest(registry) == before
     assert not (tmp_path / "secret.key").exists()
 
@@ -48,12 +47,11 @@ async def test_rotation_finds_the_key_beside_a_registry_given_by_path(
     monkeypatch.delenv("JAMEY_SECRET_KEY", raising=False)
     registry = tmp_path / "deploy" / "agents.db"
     registry.parent.mkdir()
-    events: list[str] = []
-    store = open_store(AgentSettings(registry=registry), None, lambda e, **_: events.append(e))
+    store, created = open_store(AgentSettings(registry=registry), None)
     await store.open()
     await store.insert(Agent(id="a1", name="A", url="https://a.example", api_key=ApiKey("k-1")))
     await store.close()
-    assert events == ["agent_orchestration.key_file_created"]
+    assert created == registry.parent / "secret.key"
     old_key = (registry.parent / "secret.key").read_bytes()
 
     out, err = io.StringIO(), io.StringIO()
@@ -61,7 +59,8 @@ async def test_rotation_finds_the_key_beside_a_registry_given_by_path(
     assert rotate_key(registry, None, environ=env, out=out, err=err) == 0, err.getvalue()
     assert (registry.parent / "secret.key").read_bytes() != old_key
 
-    reopened = open_store(AgentSettings(registry=registry), None, _no_audit)
+    reopened, created_again = open_store(AgentSettings(registry=registry), None)
+    assert created_again is None
     await reopened.open()
     try:
         agent = await reopened.get("a1")
@@ -69,3 +68,17 @@ async def test_rotation_finds_the_key_beside_a_registry_given_by_path(
         assert agent.api_key.reveal() == "k-1"
     finally:
         await reopened.close()
+
+
+async def test_a_startup_that_fails_after_opening_the_registry_closes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JAMEY_SECRET_KEY", base64.urlsafe_b64encode(b"k" * 32).decode())
+    settings = {"registry": str(tmp_path / "agents.db"), "ca_bundle": str(tmp_path / "nope.pem")}
+    config = RuntimeConfig(connector_settings={"agent_orchestration": settings})
+    async with Runtime(config, plugins=[AgentOrchestrationPlugin()], load_entrypoints=False) as rt:
+        [info] = rt.plugins()
+        assert info.status == "failed"
+        assert "ca_bundle" in (info.error or "")
+        registry_threads = [t for t in threading.enumerate() if t.name.startswith("jamey-registry")]
+        assert registry_threads == []

@@ -7,6 +7,7 @@ import gzip
 import ipaddress
 import json
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -182,6 +183,33 @@ async def test_non_json_body_is_refused_and_not_retried(
         FailureKind.BAD_RESPONSE,
         1,
     )
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+async def test_nan_and_infinity_are_not_json(
+    make_transport: MakeTransport, cert: trustme.LeafCert, constant: str
+) -> None:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return web.Response(text=f'{{"score": {constant}}}', content_type="application/json")
+
+    async with https_server(handle, cert) as server:
+        delivery = await send(await make_transport(), server.url())
+    assert delivery.error == SEND_FAILED + "response is not JSON"
+    assert delivery.failure is FailureKind.BAD_RESPONSE
+
+
+async def test_a_name_that_does_not_resolve_counts_no_attempt(
+    make_transport: MakeTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def no_such_host(*args: Any, **kwargs: Any) -> Any:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", no_such_host)
+    delivery = await send(await make_transport(), yarl.URL("https://agent.example.test"))
+    assert delivery.failure is FailureKind.CONNECTION
+    assert delivery.error is not None
+    assert delivery.error.startswith(SEND_FAILED + "cannot resolve host")
+    assert delivery.attempts == 0  # nothing was dialled, so no request went anywhere
 
 
 async def test_oversized_body_with_content_length(

@@ -172,6 +172,13 @@ class EchoesSecret(Base):
 class TestEchoesSecret(ConnectorContract):
     plugin = EchoesSecret
     connector_id = "echoes_secret"
+    check_results_for_secrets = True
+
+
+class TestEchoesSecretAllowed(ConnectorContract):
+    """Echoing params (as the contract's own example does) passes unless results are checked."""
+    plugin = EchoesSecret
+    connector_id = "echoes_secret"
 
 
 class RaisesSecret(Base):
@@ -373,6 +380,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "TestConfiguredFlatSettings": {},
     "TestConfiguredNestedSettings": {},
     "TestModulePlugin": {},
+    "TestEchoesSecretAllowed": {},
 }
 
 

@@ -76,14 +76,22 @@ _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 
 
+def _embedded_ipv4(address: Address) -> IPv4Address | None:
+    """The IPv4 address an IPv4-mapped or IPv4-compatible IPv6 address stands for."""
+    if not isinstance(address, IPv6Address) or address in _NOT_EMBEDDING:
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in _COMPATIBLE:
+        return IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def _judge(address: Address) -> tuple[str, Address] | None:
     """The refusal label and the address it applies to (the embedded IPv4 for mapped forms)."""
-    if isinstance(address, IPv6Address) and address not in _NOT_EMBEDDING:
-        embedded = address.ipv4_mapped
-        if embedded is None and address in _COMPATIBLE:
-            embedded = IPv4Address(int(address) & 0xFFFFFFFF)
-        if embedded is not None:
-            return _judge(embedded)
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        return _judge(embedded)
     for network, label in _DENY:
         if address in network:
             return label, address
@@ -96,8 +104,9 @@ def _judge(address: Address) -> tuple[str, Address] | None:
 
 def _allowed(address: Address, allow_networks: Sequence[Network]) -> bool:
     candidates: list[Address] = [address]
-    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
-        candidates.append(address.ipv4_mapped)
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:  # judged by what it embeds, so exempted by it too
+        candidates.append(embedded)
     # An IPv4 address is never "in" an IPv6 network (and vice versa): containment is False.
     return any(a in network for a in candidates for network in allow_networks)
 

@@ -9,12 +9,14 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Final
 
 import yarl
 
 from jamey_agent_orchestration.address_policy import validate_agent_url
 from jamey_agent_orchestration.agents import Agent
+from jamey_agent_orchestration.api_key import ApiKey
 from jamey_agent_orchestration.breaker import Breakers, BreakerState, BreakerTransition
 from jamey_agent_orchestration.errors import SecurityViolation
 from jamey_agent_orchestration.keys import RegistryError
@@ -85,11 +87,11 @@ class AgentOrchestrationPlugin:
             self.settings.breaker_cooldown,
             on_change=functools.partial(_audit_transition, audit),
         )
-        self.store = open_store(self.settings, runtime.config.state_dir, audit)
-        await self.store.open()
-        transport = AgentTransport(self.settings)
-        await transport.start()
-        self._transport = transport
+        try:
+            await self._open(runtime.config.state_dir, audit)
+        except BaseException:
+            await self.runtime_shutdown()  # the runtime never shuts down a plugin that failed
+            raise
         if self.settings.allow_networks:
             audit(
                 "agent_orchestration.allow_networks",
@@ -101,6 +103,21 @@ class AgentOrchestrationPlugin:
             self._health_task = asyncio.create_task(
                 self._check_health_every(self.settings.health_interval, audit)
             )
+
+    async def _open(self, state_dir: Path | None, audit: AuditFn) -> None:
+        store, created_key_file = await asyncio.to_thread(open_store, self.settings, state_dir)
+        if created_key_file is not None:
+            audit(
+                "agent_orchestration.key_file_created",
+                outcome="warning",
+                path=str(created_key_file),
+                message="master key for API keys at rest created; back it up, or set "
+                "JAMEY_SECRET_KEY",
+            )
+        self.store = store
+        await store.open()
+        self._transport = AgentTransport(self.settings)
+        await self._transport.start()
 
     @hookimpl
     async def runtime_shutdown(self) -> None:
@@ -155,14 +172,16 @@ class AgentOrchestrationPlugin:
     ) -> ConnectorResult:
         request = parse_register(params)
         try:
+            # The guide's order: the URL (HTTPS, address policy) first, then the key.
             url = validate_agent_url(request.url, self.settings.allow_networks)
-        except SecurityViolation as exc:
+            api_key = ApiKey(request.api_key)
+        except (SecurityViolation, ValueError) as exc:
             raise InvalidParams(str(exc)) from None
         agent = Agent(
             id=request.agent_id,
             name=request.name,
             url=str(url),
-            api_key=request.api_key,
+            api_key=api_key,
             capabilities=request.capabilities,
         )
         if request.replace:
@@ -292,27 +311,21 @@ class AgentOrchestrationPlugin:
     ) -> list[Delivery]:
         """Deliver to every agent at once, at most ``max_concurrency`` in flight."""
         limit = asyncio.Semaphore(self.settings.max_concurrency)
-        return list(
-            await asyncio.gather(*(self._deliver(a, task, params, audit, limit) for a in agents))
-        )
+
+        async def within_limit(agent: Agent) -> Delivery:
+            async with limit:
+                return await self._deliver(agent, task, params, audit)
+
+        return list(await asyncio.gather(*(within_limit(agent) for agent in agents)))
 
     async def _deliver(
-        self,
-        agent: Agent,
-        task: str,
-        params: Mapping[str, str],
-        audit: AuditFn | None,
-        limit: asyncio.Semaphore | None = None,
+        self, agent: Agent, task: str, params: Mapping[str, str], audit: AuditFn | None
     ) -> Delivery:
         """Send one task to one agent through its circuit breaker, and audit the outcome.
 
         ``audit`` is ``None`` when no sink listens, so the details are not even built. They
-        name the origin only (scheme://host:port), never a key or a header. ``limit`` bounds
-        how many deliveries are in flight (broadcast's ``max_concurrency``).
+        name the origin only (scheme://host:port), never a key or a header.
         """
-        if limit is not None:
-            async with limit:
-                return await self._deliver(agent, task, params, audit)
         transport = self._transport
         if transport is None:
             return Delivery(
@@ -365,7 +378,11 @@ class AgentOrchestrationPlugin:
 
 
 def _answers_json(agents: Sequence[Agent], deliveries: Sequence[Delivery]) -> str:
-    """``{agent_id: response or {"error": message}}`` as JSON, reusing each agent's own text."""
+    """``{agent_id: response or {"error": message}}`` as JSON, reusing each agent's own text.
+
+    Splicing the texts is safe because the transport parsed each one as strict JSON (no NaN,
+    no Infinity) before calling the delivery a success.
+    """
     parts = []
     for agent, delivery in zip(agents, deliveries, strict=True):
         if delivery.ok:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from jamey_agent_orchestration.agents import Agent
 from jamey_agent_orchestration.settings import AgentSettings
@@ -114,12 +114,13 @@ def key_directory(registry: Path, state_dir: Path | None) -> Path:
     return registry.parent if state_dir is None else state_dir
 
 
-def open_store(settings: AgentSettings, state_dir: Path | None, audit: AuditFn) -> AgentStore:
-    """The store this runtime uses: SQLite when a registry path is known, else memory.
+def open_store(settings: AgentSettings, state_dir: Path | None) -> tuple[AgentStore, Path | None]:
+    """The store this runtime uses, and the master key file if this call created it.
 
-    The path is the ``registry`` setting, else ``agents.db`` in the runtime's state directory
-    (``jamey run`` has one; an embedded runtime does not, and keeps agents in memory). A master
-    key file created here is announced once with a warning audit event.
+    SQLite when a registry path is known, else memory. The path is the ``registry`` setting,
+    else ``agents.db`` in the runtime's state directory (``jamey run`` has one; an embedded
+    runtime does not, and keeps agents in memory). It reads and may write files: call it in a
+    thread. The caller announces a created key file (once) in the audit trail.
     """
     from jamey_agent_orchestration.keys import load_master_key
     from jamey_agent_orchestration.sqlite_store import (
@@ -130,17 +131,9 @@ def open_store(settings: AgentSettings, state_dir: Path | None, audit: AuditFn) 
 
     path = default_registry_path(settings.registry, state_dir)
     if path is None:
-        return MemoryAgentStore()
+        return MemoryAgentStore(), None
     fresh = not path.exists() or path.stat().st_size == 0
     if not fresh:
         check_registry_header(path)  # a foreign file is named as such, not as a key problem
     cipher, created = load_master_key(key_directory(path, state_dir), create=fresh)
-    if created is not None:
-        details: dict[str, Any] = {"path": str(created)}
-        audit(
-            "agent_orchestration.key_file_created",
-            outcome="warning",
-            message="master key for API keys at rest created; back it up, or set JAMEY_SECRET_KEY",
-            **details,
-        )
-    return SqliteAgentStore(path, cipher)
+    return SqliteAgentStore(path, cipher), created

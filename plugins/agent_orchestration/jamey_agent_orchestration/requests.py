@@ -7,8 +7,6 @@ from collections.abc import Mapping
 
 import attrs
 
-from jamey_agent_orchestration.api_key import ApiKey
-
 TASK_PARAM_PREFIX = "param_"
 _AGENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _CAPABILITY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
@@ -23,7 +21,7 @@ class RegisterAgent:
     agent_id: str
     name: str
     url: str
-    api_key: ApiKey = attrs.field(repr=False)
+    api_key: str = attrs.field(repr=False)  # checked after the URL, in the guide's order
     capabilities: tuple[str, ...]
     replace: bool
 
@@ -101,14 +99,11 @@ def parse_register(params: Mapping[str, str]) -> RegisterAgent:
     agent_id = _agent_id(_required(params, "agent_id"))
     name = _required(params, "name")
     url = _required(params, "url")
-    raw_key = params.get("api_key", "")
-    if not raw_key.strip():
-        raise InvalidParams("Security violation: API key cannot be empty")
     return RegisterAgent(
         agent_id=agent_id,
         name=name,
         url=url,
-        api_key=ApiKey(raw_key),
+        api_key=params.get("api_key", ""),
         capabilities=_capabilities(params.get("capabilities", "")),
         replace=_flag(params, "replace"),
     )
@@ -119,7 +114,7 @@ def parse_send(params: Mapping[str, str]) -> SendTask:
     agent_id = params.get("agent_id", "").strip() or None
     capability = params.get("capability", "").strip() or None
     if agent_id is None and capability is None:
-        raise InvalidParams("Missing agent_id (or capability, to pick an agent by capability)")
+        raise InvalidParams("Missing agent_id")  # the guide's wording; docs explain capability
     if agent_id is not None and capability is not None:
         raise InvalidParams("Give agent_id or capability, not both")
     return SendTask(

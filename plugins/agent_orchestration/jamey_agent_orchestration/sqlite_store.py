@@ -445,7 +445,8 @@ class SqliteAgentStore:
             if db is not None:
                 await asyncio.get_running_loop().run_in_executor(executor, db.close)
         finally:
-            executor.shutdown(wait=True)  # the thread is idle: its last job has finished
+            # Joining the thread blocks; its last job has finished, but join off the loop anyway.
+            await asyncio.to_thread(executor.shutdown, wait=True)
 
     async def insert(self, agent: Agent) -> bool:
         return await self._call(lambda db: db.insert(agent))

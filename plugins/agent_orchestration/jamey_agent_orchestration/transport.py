@@ -101,6 +101,10 @@ def _tasks_endpoint(url: yarl.URL) -> yarl.URL:
     return url.with_path(url.raw_path.rstrip("/") + "/api/v1/tasks", encoded=True)
 
 
+def _not_json(constant: str) -> object:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _too_large(limit: int, status: int) -> _Attempt:
     error = f"{_SEND_FAILED}: response larger than {limit} bytes"
     return _Attempt(_fail(FailureKind.BAD_RESPONSE, error, status))
@@ -273,7 +277,9 @@ class AgentTransport:
             cause = _os_cause(exc.os_error)
             if isinstance(exc, aiohttp.ClientConnectorDNSError):
                 cause = f"cannot resolve host ({cause})"
-            return _Attempt(_fail(FailureKind.CONNECTION, f"{_SEND_FAILED}: {cause}"))
+            # Nothing dialled (a name that does not resolve): no request went to the agent.
+            failure = _fail(FailureKind.CONNECTION, f"{_SEND_FAILED}: {cause}")
+            return _Attempt(failure, sent=log.dialled > 0)
         except aiohttp.ServerDisconnectedError:
             return _Attempt(_fail(FailureKind.CONNECTION, f"{_SEND_FAILED}: server disconnected"))
         except aiohttp.ClientPayloadError:
@@ -317,7 +323,8 @@ class AgentTransport:
                 return _too_large(limit, status)
         try:
             text = data.decode()  # JSON exchanged between systems is UTF-8 (RFC 8259)
-            parsed: object = json.loads(text)
+            # NaN and Infinity are not JSON; Python would accept them and pass them on.
+            parsed: object = json.loads(text, parse_constant=_not_json)
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             error = f"{_SEND_FAILED}: response is not JSON"
             return _Attempt(_fail(FailureKind.BAD_RESPONSE, error, status))
