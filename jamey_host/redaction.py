@@ -36,7 +36,9 @@ def redact(value: Any) -> Any:
         return value
     if kind is dict or isinstance(value, Mapping):
         return {
-            key: REDACTED if isinstance(key, str) and is_secret_key(key) else redact(item)
+            key: REDACTED
+            if isinstance(key, str) and is_secret_key(key)
+            else (item if type(item) in _LEAVES else redact(item))
             for key, item in value.items()
         }
     if isinstance(value, list):

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import attrs
 import yarl
 
 from jamey_agent_orchestration.api_key import ApiKey
+
+
+@functools.lru_cache(maxsize=4096)  # audited on every delivery: parse each URL once
+def _origin(url: str) -> str:
+    return str(yarl.URL(url).origin())
 
 
 @attrs.frozen
@@ -29,7 +35,7 @@ class Agent:
 
     def origin(self) -> str:
         """``scheme://host:port`` only: what audit events may say about where a task went."""
-        return str(yarl.URL(self.url).origin())
+        return _origin(self.url)
 
     def public(self) -> dict[str, Any]:
         """What ``list_agents`` shows: never the key."""
