@@ -18,11 +18,11 @@ from typing import Any
 
 from ._common import ROOT, Figure, Settings, log, markdown, render, table
 
-SECTIONS = ("dispatch", "send_task", "broadcast", "registry")
+SECTIONS = ("dispatch", "send_task", "broadcast", "registry", "durability")
 
 
 async def _network(settings: Settings, sections: set[str], results: dict[str, Any]) -> None:
-    from . import broadcast, throughput
+    from . import broadcast, durability, throughput
     from .fleet import Fleet
 
     servers = 4
@@ -32,6 +32,8 @@ async def _network(settings: Settings, sections: set[str], results: dict[str, An
             results["send_task"] = await throughput.run(settings, fleet)
         if "broadcast" in sections:
             results["broadcast"] = await broadcast.run(settings, fleet)
+        if "durability" in sections:
+            results["durability"] = await durability.run(settings, fleet)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         from . import registry
 
         results["registry"] = registry.run(settings)
-    if sections & {"send_task", "broadcast"}:
+    if sections & {"send_task", "broadcast", "durability"}:
         asyncio.run(_network(settings, sections, results))
 
     figures = [fig for name in SECTIONS if name in results for fig in results[name][0]]
