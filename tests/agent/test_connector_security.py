@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
     from jamey_agent_orchestration.testing import AgentServerFactory
     from jamey_agent_orchestration.tls_fixtures import RecordingAgent
+    from jamey_host import AuditEvent
 
 REBOUND_HOST = "agent.example.test"
 
@@ -317,3 +319,23 @@ async def test_every_refused_registration_is_audited_as_register_refused(
     assert [event.error for event in refusals] == result.errors, [
         (event.event, event.outcome, event.error) for event in harness.events
     ]
+
+
+async def test_a_password_in_a_refused_url_appears_in_no_result_or_event(
+    harness: Harness, audit_events: list[AuditEvent]
+) -> None:
+    password = "hunter2-CANARY"
+    result = await harness.call(
+        "register_agent",
+        agent_id="a1",
+        name="A",
+        url=f"https://bob:{password}@agent.example.com",
+        api_key="k",
+    )
+    assert not result.success
+    assert result.errors[0].startswith("Security violation:")
+    assert password not in json.dumps(result.to_dict())
+    assert audit_events
+    assert all(password not in event.to_json() for event in audit_events)
+    [execute] = [e for e in audit_events if e.event == "connector.execute"]
+    assert execute.details["params"]["url"] == "https://***@agent.example.com"

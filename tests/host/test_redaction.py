@@ -76,3 +76,20 @@ def test_scalars_pass_through() -> None:
     assert redact("token") == "token"
     assert redact(3) == 3
     assert redact(None) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://bob:hunter2@agent.example/api", "https://***@agent.example/api"),
+        (
+            "see ftp://anonymous@files.example and https://x.example",
+            "see ftp://***@files.example and https://x.example",
+        ),
+        ("mail bob@example.com", "mail bob@example.com"),
+        ("https://agent.example/@handle", "https://agent.example/@handle"),
+    ],
+)
+def test_the_user_info_of_a_url_is_redacted_in_any_string(text: str, expected: str) -> None:
+    assert redact({"url": text}) == {"url": expected}
+    assert redact([text]) == [expected]
