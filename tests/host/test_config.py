@@ -142,3 +142,16 @@ def test_code_config_converts_values() -> None:
     assert config.granted_capabilities == {C.READ_ONLY}
     assert config.load_plugins == {"a"}
     assert config.disabled_plugins == {"b"}
+
+
+def test_single_underscore_settings_are_read_for_a_known_connector() -> None:
+    config = RuntimeConfig.from_env(
+        {
+            "JAMEY_AGENT_ORCHESTRATION_TIMEOUT": "7",
+            "JAMEY_AGENT_ORCHESTRATION_RETRIES": "2",
+            "JAMEY_AGENT_ORCHESTRATION__RETRIES": "5",  # the double underscore wins
+            "JAMEY_SECRET_KEY": "never-a-setting",
+        }
+    )
+    assert dict(config.settings_for("agent_orchestration")) == {"timeout": "7", "retries": "5"}
+    assert all("never-a-setting" not in dict(config.settings_for(c)).values() for c in ("secret",))
