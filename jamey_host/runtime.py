@@ -13,11 +13,12 @@ from typing import Any, Final, final
 
 import attrs
 
-from jamey_host.audit import AuditEvent, JsonLinesAuditLog, Outcome
+from jamey_host.audit import AuditEvent, Outcome
 from jamey_host.config import RuntimeConfig
 from jamey_host.context import ExecutionContext
+from jamey_host.fanout import AUDIT_LOG_PLUGIN, AuditFanout
 from jamey_host.gating import ApprovalRequest, approval_refusal, capability_refusal
-from jamey_host.hooks import NamedImpl, PluginError, PluginHooks
+from jamey_host.hooks import PluginError, PluginHooks
 from jamey_host.loading import (
     PluginCandidate,
     default_plugin_name,
@@ -30,8 +31,6 @@ from jamey_host.results import ConnectorResult
 from jamey_host.specs import ConnectorSpec, PluginInfo
 
 log = logging.getLogger("jamey_host")
-
-_AUDIT_LOG_PLUGIN: Final = "jamey_host.audit_log"
 
 
 # The result a cancelled call is audited with (the caller gets the CancelledError, not this).
@@ -89,10 +88,8 @@ class Runtime:
         self._starting: dict[str, asyncio.Future[bool]] = {}
         self._deferred_failures: list[tuple[str, str]] | None = None
         self._background: set[asyncio.Future[Any]] = set()
-        self._audit_log = JsonLinesAuditLog()
-        self._sinks: list[NamedImpl] = []
+        self._fanout = AuditFanout(self._hooks, self._track)
         self._settings: dict[str, Mapping[str, str]] = {}  # the config is frozen: build once
-        self._plugin_sinks = False
         self._running = False
         self._closed = False
         # Calls under way, so that close() lets them finish before plugins shut down.
@@ -120,8 +117,6 @@ class Runtime:
         """Load and start the plugins. With ``strict_plugins``, a failure raises ``PluginError``."""
         if self._running or self._closed:
             raise RuntimeError("a Runtime can be started only once")
-        self._hooks.register(self._audit_log, _AUDIT_LOG_PLUGIN)
-        self._refresh_sinks()
         try:
             # Load failures are audited once every plugin is registered, so that sinks loaded
             # later (or passed in ``plugins``) receive them too.
@@ -209,7 +204,7 @@ class Runtime:
 
     def unregister_plugin(self, name: str) -> None:
         """Remove a plugin and its connectors, running its ``runtime_shutdown`` if it started."""
-        if name not in self._infos or name == _AUDIT_LOG_PLUGIN:
+        if name not in self._infos or name == AUDIT_LOG_PLUGIN:
             raise KeyError(f"no plugin named {name!r}")
         info = self._infos.pop(name)
         for connector_id in info.connectors:
@@ -402,7 +397,7 @@ class Runtime:
             self._in_flight -= 1
             if not self._in_flight:
                 self._idle.set()
-            if self._plugin_sinks or self._audit_log.enabled():
+            if self._auditing():
                 self._emit_execute_event(
                     name, params, action, user_id, session_id, result, outcome, started
                 )
@@ -439,7 +434,7 @@ class Runtime:
             user_id=user_id,
             session_id=session_id,
             settings=self._settings_of(name),
-            emit=self._emit if (self._plugin_sinks or self._audit_log.enabled()) else None,
+            emit=self._emit if self._auditing() else None,
         )
         result = await self._call(connector, name, dict(params), context)
         return result, "success" if result.success else "failure"
@@ -482,7 +477,7 @@ class Runtime:
         self, event: str, *, outcome: Outcome, connector: str | None = None, **details: Any
     ) -> None:
         """Emit an audit event outside any call, e.g. from ``runtime_startup``."""
-        if self._plugin_sinks or self._audit_log.enabled():
+        if self._auditing():
             self._emit(
                 AuditEvent.create(event, outcome=outcome, connector=connector, details=details)
             )
@@ -517,18 +512,14 @@ class Runtime:
             )
         )
 
+    def _auditing(self) -> bool:
+        return self._fanout.wanted()
+
     def _emit(self, event: AuditEvent) -> None:
-        for plugin_name, sink in self._sinks:
-            try:
-                answer = sink(event)
-                if answer is not None and inspect.isawaitable(answer):
-                    self._track(asyncio.ensure_future(answer))
-            except Exception:
-                log.exception("audit_event of plugin %r raised; other sinks still run", plugin_name)
+        self._fanout.emit(event)
 
     def _refresh_sinks(self) -> None:
-        self._sinks = self._hooks.audit_sinks()
-        self._plugin_sinks = any(name != _AUDIT_LOG_PLUGIN for name, _ in self._sinks)
+        self._fanout.refresh()
 
     def _track(self, future: asyncio.Future[Any]) -> None:
         self._background.add(future)
