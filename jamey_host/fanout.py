@@ -29,6 +29,7 @@ class AuditFanout:
         self._hooks = hooks
         self._track = track
         self._audit_log = JsonLinesAuditLog()
+        self._audit_logger = self._audit_log.logger
         self._sinks: list[NamedImpl] = []
         self._plugin_sinks = False
         hooks.register(self._audit_log, AUDIT_LOG_PLUGIN)
@@ -36,7 +37,7 @@ class AuditFanout:
 
     def wanted(self) -> bool:
         """Whether an event emitted now would be read: a plugin sink, or the audit log enabled."""
-        return self._plugin_sinks or self._audit_log.enabled()
+        return self._plugin_sinks or self._audit_logger.isEnabledFor(logging.INFO)
 
     def emit(self, event: AuditEvent) -> None:
         """Give ``event`` to every sink; an async sink's answer is awaited in the background."""

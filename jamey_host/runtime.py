@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import time
@@ -92,10 +91,10 @@ class Runtime:
         self._settings: dict[str, Mapping[str, str]] = {}  # the config is frozen: build once
         self._running = False
         self._closed = False
-        # Calls under way, so that close() lets them finish before plugins shut down.
+        # Calls under way, so that close() lets them finish before plugins shut down; close()
+        # sets _drained when it has to wait, and the last call to finish resolves it.
         self._in_flight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._drained: asyncio.Future[None] | None = None
         # Connector ids of plugins that failed to start, with the reason, for a clearer error.
         self._unavailable: dict[str, str] = {}
 
@@ -151,8 +150,8 @@ class Runtime:
         self._closed = True
         self._running = False
         if self._in_flight:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), grace)
+            self._drained = asyncio.get_running_loop().create_future()
+            await asyncio.wait([self._drained], timeout=grace)
         for name in reversed(self._started):
             await self._stop_plugin(name)
         self._started.clear()
@@ -378,7 +377,6 @@ class Runtime:
         action: str | None = None
         result = _CANCELLED
         self._in_flight += 1
-        self._idle.clear()
         try:
             problem = _params_problem(params)
             if problem is not None:
@@ -395,9 +393,9 @@ class Runtime:
         finally:
             # Also when the caller cancels the call: every call is audited, whatever its end.
             self._in_flight -= 1
-            if not self._in_flight:
-                self._idle.set()
-            if self._auditing():
+            if self._drained is not None and not self._in_flight and not self._drained.done():
+                self._drained.set_result(None)
+            if self._fanout.wanted():
                 self._emit_execute_event(
                     name, params, action, user_id, session_id, result, outcome, started
                 )
@@ -434,7 +432,7 @@ class Runtime:
             user_id=user_id,
             session_id=session_id,
             settings=self._settings_of(name),
-            emit=self._emit if self._auditing() else None,
+            emit=self._fanout.emit if self._fanout.wanted() else None,
         )
         result = await self._call(connector, name, dict(params), context)
         return result, "success" if result.success else "failure"
@@ -477,7 +475,7 @@ class Runtime:
         self, event: str, *, outcome: Outcome, connector: str | None = None, **details: Any
     ) -> None:
         """Emit an audit event outside any call, e.g. from ``runtime_startup``."""
-        if self._auditing():
+        if self._fanout.wanted():
             self._emit(
                 AuditEvent.create(event, outcome=outcome, connector=connector, details=details)
             )
@@ -511,9 +509,6 @@ class Runtime:
                 error="; ".join(result.errors) if result.errors else None,
             )
         )
-
-    def _auditing(self) -> bool:
-        return self._fanout.wanted()
 
     def _emit(self, event: AuditEvent) -> None:
         self._fanout.emit(event)

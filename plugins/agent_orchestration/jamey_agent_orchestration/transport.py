@@ -108,7 +108,7 @@ def _task_body(task: str, params: Mapping[str, str]) -> bytes:
     Every value is a string (the runtime checks params), so the standard library's string
     escaper is all it takes, at a third of ``json.dumps``'s cost on this per-request path.
     """
-    fields = ",".join(f"{_quote(key)}:{_quote(value)}" for key, value in params.items())
+    fields = ",".join([f"{_quote(key)}:{_quote(value)}" for key, value in params.items()])
     return f'{{"task":{_quote(task)},"params":{{{fields}}}}}'.encode()
 
 
