@@ -19,6 +19,7 @@ import socket
 import ssl
 from collections.abc import Mapping
 from json.encoder import encode_basestring_ascii as _quote
+from typing import Final
 
 import aiohttp
 import attrs
@@ -114,6 +115,10 @@ def _task_body(task: str, params: Mapping[str, str]) -> bytes:
 
 def _not_json(constant: str) -> object:
     raise ValueError(f"{constant} is not JSON")
+
+
+# One decoder for every response: json.loads with an option builds a new one on each call.
+_STRICT_JSON: Final = json.JSONDecoder(parse_constant=_not_json)
 
 
 def _too_large(limit: int, status: int) -> _Attempt:
@@ -335,7 +340,7 @@ class AgentTransport:
         try:
             text = data.decode()  # JSON exchanged between systems is UTF-8 (RFC 8259)
             # NaN and Infinity are not JSON; Python would accept them and pass them on.
-            parsed: object = json.loads(text, parse_constant=_not_json)
+            parsed: object = _STRICT_JSON.decode(text)
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             error = f"{_SEND_FAILED}: response is not JSON"
             return _Attempt(_fail(FailureKind.BAD_RESPONSE, error, status))
