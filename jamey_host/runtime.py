@@ -7,7 +7,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from types import TracebackType
+from types import CoroutineType, TracebackType
 from typing import Any, Final, final
 
 import attrs
@@ -447,7 +447,8 @@ class Runtime:
     ) -> ConnectorResult:
         try:
             result = connector.execute(name, params, context)
-            if inspect.isawaitable(result):
+            # A coroutine is by far the most common awaitable: check it without a call.
+            if type(result) is CoroutineType or inspect.isawaitable(result):
                 result = await result
         except Exception as exc:
             log.exception("connector %r (plugin %r) raised", name, connector.plugin)

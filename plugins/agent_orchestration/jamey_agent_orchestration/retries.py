@@ -148,7 +148,10 @@ class _WaitRetryAfter(tenacity.wait.wait_base):
 
 
 async def call_with_retries(
-    attempt: Callable[[], Awaitable[OutcomeT]], policy: RetryPolicy
+    attempt: Callable[[], Awaitable[OutcomeT]],
+    policy: RetryPolicy,
+    *,
+    first: OutcomeT | None = None,
 ) -> OutcomeT:
     """Run ``attempt`` until it is not retryable or ``policy.attempts`` attempts were made.
 
@@ -156,8 +159,10 @@ async def call_with_retries(
     The first attempt runs without tenacity (entering it costs tens of microseconds, and most calls
     succeed first time); only a retryable failure builds a fresh ``AsyncRetrying`` for this call,
     which replays that first outcome as its attempt 1 so that counting and backoff stay exact.
+    A caller that already made the first attempt passes its outcome as ``first``.
     """
-    first = await attempt()
+    if first is None:
+        first = await attempt()
     if not first.retryable or policy.attempts <= 1:
         return first
 

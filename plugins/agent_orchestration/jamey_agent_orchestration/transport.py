@@ -113,6 +113,10 @@ def _task_body(task: str, params: Mapping[str, str]) -> bytes:
     return f'{{"task":{_quote(task)},"params":{{{fields}}}}}'.encode()
 
 
+def _log_failure(url: yarl.URL, tries: int, delivery: Delivery) -> None:
+    logger.debug("Task delivery to %s failed (try %d): %s", url.host, tries, delivery.error)
+
+
 def _not_json(constant: str) -> object:
     raise ValueError(f"{constant} is not JSON")
 
@@ -223,8 +227,11 @@ class AgentTransport:
         request_timeout = (
             self._timeout if seconds == self._settings.timeout else aiohttp.ClientTimeout(seconds)
         )
-        attempts = tries = 0
-        last_status: int | None = None
+        first = await self._attempt(session, endpoint, headers, body, request_timeout)
+        if first.delivery.ok:  # the common case: one attempt, its delivery as it is
+            return first.delivery
+        attempts, tries, last_status = int(first.sent), 1, first.delivery.status
+        _log_failure(url, tries, first.delivery)
 
         async def attempt() -> _Attempt:
             nonlocal attempts, tries, last_status
@@ -234,17 +241,10 @@ class AgentTransport:
             if outcome.delivery.status is not None:
                 last_status = outcome.delivery.status
             if not outcome.delivery.ok:
-                logger.debug(
-                    "Task delivery to %s failed (try %d): %s",
-                    url.host,
-                    tries,
-                    outcome.delivery.error,
-                )
+                _log_failure(url, tries, outcome.delivery)
             return outcome
 
-        final = (await call_with_retries(attempt, self._policy)).delivery
-        if final.ok and tries == 1:  # the common case: the first attempt's delivery as it is
-            return final
+        final = (await call_with_retries(attempt, self._policy, first=first)).delivery
         return Delivery(
             ok=final.ok,
             response=final.response,
