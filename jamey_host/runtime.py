@@ -371,8 +371,12 @@ class Runtime:
         user_id: str | None = None,
         session_id: str | None = None,
     ) -> ConnectorResult:
-        """Call connector ``name``; every failure comes back as a failed result, never raised."""
+        """Call connector ``name``; every failure comes back as a failed result, never raised.
+
+        The call's audit events go to the sinks present when it starts.
+        """
         started = time.perf_counter()
+        auditing = self._fanout.wanted()
         outcome: Outcome = "failure"
         action: str | None = None
         result = _CANCELLED
@@ -383,7 +387,9 @@ class Runtime:
                 result = ConnectorResult.fail(problem)
             else:
                 action = params.get("action")
-                result, outcome = await self._dispatch(name, params, action, user_id, session_id)
+                result, outcome = await self._dispatch(
+                    name, params, action, user_id, session_id, auditing
+                )
         except Exception as exc:  # a bug of the runtime itself must still not reach the caller
             log.exception("execute_connector(%r) failed inside the runtime", name)
             result = ConnectorResult.fail(
@@ -395,7 +401,7 @@ class Runtime:
             self._in_flight -= 1
             if self._drained is not None and not self._in_flight and not self._drained.done():
                 self._drained.set_result(None)
-            if self._fanout.wanted():
+            if auditing:
                 self._emit_execute_event(
                     name, params, action, user_id, session_id, result, outcome, started
                 )
@@ -408,6 +414,7 @@ class Runtime:
         action: str | None,
         user_id: str | None,
         session_id: str | None,
+        auditing: bool,
     ) -> tuple[ConnectorResult, Outcome]:
         if not self._running:
             not_running = "Runtime is not running: use 'async with Runtime(...)'"
@@ -416,7 +423,8 @@ class Runtime:
         if connector is None:
             return self._not_found(name), "failure"
         spec = connector.spec
-        refusal = capability_refusal(spec, self.config.granted_capabilities)
+        granted = self.config.granted_capabilities
+        refusal = None if spec.capability_level in granted else capability_refusal(spec, granted)
         if refusal is None and spec.requires_approval:
             request = ApprovalRequest(name, action, redact(params), user_id, session_id)
             refusal = await approval_refusal(self._hooks, request)
@@ -432,7 +440,7 @@ class Runtime:
             user_id=user_id,
             session_id=session_id,
             settings=self._settings_of(name),
-            emit=self._fanout.emit if self._fanout.wanted() else None,
+            emit=self._fanout.emit if auditing else None,
         )
         result = await self._call(connector, name, dict(params), context)
         return result, "success" if result.success else "failure"
