@@ -7,7 +7,13 @@ connector must pass. See ``docs/testing-connectors.md``.
 
 from __future__ import annotations
 
-from jamey_host.testing.contract import ConnectorContract
+from jamey_host.testing.contract import ConnectorContract, ConnectorContractWarning
 from jamey_host.testing.plugin import AuditEventList, JameyTestingAuditRecorder, RuntimeFactory
 
-__all__ = ["AuditEventList", "ConnectorContract", "JameyTestingAuditRecorder", "RuntimeFactory"]
+__all__ = [
+    "AuditEventList",
+    "ConnectorContract",
+    "ConnectorContractWarning",
+    "JameyTestingAuditRecorder",
+    "RuntimeFactory",
+]
