@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
-import yarl
 
 from jamey_agent_orchestration.api_key import ApiKey
 from jamey_agent_orchestration.server import TaskRequest
@@ -94,12 +93,6 @@ def resolve_to_loopback(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
         return await real(name, port, *args, **kwargs)
 
     monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
-
-
-def port_of(agent: RecordingAgent) -> int:
-    port = yarl.URL(agent.url).port
-    assert port is not None
-    return port
 
 
 async def test_canary_key_never_leaks(
@@ -183,7 +176,7 @@ async def drive_every_path(
     gone = await agent("gone")
     await gone.close()
     resolve_to_loopback(monkeypatch, REBOUND_HOST)
-    rebound = f"https://{REBOUND_HOST}:{port_of(ok)}"
+    rebound = f"https://{REBOUND_HOST}:{ok.port}"
 
     # register: ok, duplicate, replace, refusals
     assert (await calls.register(harness, "ok", ok.url, capabilities="cap")).success
@@ -192,7 +185,7 @@ async def drive_every_path(
     assert (await calls.register(harness, "ok", ok.url, capabilities="cap", replace="true")).success
     refused = await calls.register(harness, "private", "https://10.0.0.1:8443")
     assert refused.errors[0].startswith("Security violation:")
-    refused = await calls.register(harness, "plain", f"http://127.0.0.1:{port_of(ok)}")
+    refused = await calls.register(harness, "plain", f"http://127.0.0.1:{ok.port}")
     assert refused.errors[0].startswith("Security violation: Agent URLs must use HTTPS")
     refused = await calls.register(strict, "loop", ok.url)
     assert refused.errors[0].startswith("Security violation:")

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import trustme
-import yarl
 
 from jamey_agent_orchestration.server import TaskRequest
 
@@ -30,12 +29,6 @@ def echo(request: TaskRequest) -> dict[str, Any]:
 
 async def start(factory: AgentServerFactory, name: str = "agent", **kwargs: Any) -> RecordingAgent:
     return await factory(handlers={"echo": echo}, name=name, **kwargs)
-
-
-def port_of(agent: RecordingAgent) -> int:
-    port = yarl.URL(agent.url).port
-    assert port is not None
-    return port
 
 
 def resolve_to_loopback(monkeypatch: pytest.MonkeyPatch, host: str) -> list[str]:
@@ -89,7 +82,7 @@ async def test_private_and_loopback_urls_are_refused_at_registration(
 ) -> None:
     harness = await make_harness(allow_networks="")
     agent = await start(jamey_agent_server)
-    result = await harness.register("a1", f"https://{host}:{port_of(agent)}", api_key="k-123")
+    result = await harness.register("a1", f"https://{host}:{agent.port}", api_key="k-123")
     assert not result.success
     assert result.errors[0].startswith("Security violation:"), result.errors
     assert await harness.listed() == []
@@ -125,7 +118,7 @@ async def test_localhost_is_dialled_and_checked_when_loopback_is_allowed(
     harness: Harness, jamey_agent_server: AgentServerFactory
 ) -> None:
     agent = await start(jamey_agent_server)
-    url = f"https://localhost:{port_of(agent)}"
+    url = f"https://localhost:{agent.port}"
     assert (await harness.register("a1", url, api_key=agent.api_key)).success
     result = await harness.call("send_task", agent_id="a1", task="echo")
     assert result.success, result.errors
@@ -143,7 +136,7 @@ async def test_name_resolving_to_loopback_is_refused_at_connect_time(
     harness = await make_harness(allow_networks="")
     agent = await start(jamey_agent_server)
     lookups = resolve_to_loopback(monkeypatch, REBOUND_HOST)
-    url = f"https://{REBOUND_HOST}:{port_of(agent)}"
+    url = f"https://{REBOUND_HOST}:{agent.port}"
     registered = await harness.register("rebind", url, api_key=agent.api_key)
     assert registered.success, registered.errors  # a name is judged when it is dialled
 
@@ -167,7 +160,7 @@ async def test_rebinding_is_refused_in_a_broadcast_too(
     harness = await make_harness(allow_networks="")
     agent = await start(jamey_agent_server)
     resolve_to_loopback(monkeypatch, REBOUND_HOST)
-    url = f"https://{REBOUND_HOST}:{port_of(agent)}"
+    url = f"https://{REBOUND_HOST}:{agent.port}"
     assert (await harness.register("rebind", url, api_key=agent.api_key)).success
     result = await harness.call("broadcast", task="echo")
     assert result.success
@@ -182,7 +175,7 @@ async def test_tls_host_name_is_verified_when_the_address_is_allowed(
 ) -> None:
     agent = await start(jamey_agent_server)  # certificate: 127.0.0.1, localhost, ::1 only
     lookups = resolve_to_loopback(monkeypatch, REBOUND_HOST)
-    url = f"https://{REBOUND_HOST}:{port_of(agent)}"
+    url = f"https://{REBOUND_HOST}:{agent.port}"
     assert (await harness.register("other-name", url, api_key=agent.api_key)).success
 
     result = await harness.call("send_task", agent_id="other-name", task="echo")

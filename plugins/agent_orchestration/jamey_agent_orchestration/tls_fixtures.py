@@ -155,6 +155,11 @@ class RecordingAgent:
     def url(self) -> str:
         return self._server.url
 
+    @property
+    def port(self) -> int:
+        """The port the agent listens on, on 127.0.0.1."""
+        return self._server.port
+
     def fail_next(
         self,
         status: int,
