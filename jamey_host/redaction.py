@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -16,10 +15,29 @@ _SECRET_KEY = re.compile(
 )
 
 
-@functools.lru_cache(maxsize=4096)  # the same few key names, on every call and event
+# Key names already found harmless: the same few names come on every call and event, and a set
+# lookup is all they then cost. Bounded, because callers choose the names.
+_HARMLESS: set[str] = set()
+_HARMLESS_MAX = 4096
+
+
 def is_secret_key(name: str) -> bool:
     """Whether a value stored under ``name`` must never be shown."""
-    return _SECRET_KEY.search(name) is not None
+    if name in _HARMLESS:
+        return False
+    if _SECRET_KEY.search(name) is not None:
+        return True
+    if len(_HARMLESS) < _HARMLESS_MAX:
+        _HARMLESS.add(name)
+    return False
+
+
+def has_secret_key(mapping: Mapping[str, Any]) -> bool:
+    """Whether any key of ``mapping`` is a secret's name (see :func:`is_secret_key`)."""
+    # The usual answer, every key already known harmless, takes one set operation.
+    if _HARMLESS.issuperset(mapping):
+        return False
+    return any(isinstance(key, str) and is_secret_key(key) for key in mapping)
 
 
 # The user-info of a URL ("https://user:password@host") is a credential wherever it appears.
@@ -51,14 +69,26 @@ def redact(value: Any) -> Any:
     if kind in _LEAVES:  # most other values: skip the (slow) ABC check below
         return value
     if kind is dict or isinstance(value, Mapping):
-        return {
-            key: REDACTED
-            if isinstance(key, str) and is_secret_key(key)
-            else (item if type(item) in _LEAVES else redact(item))  # str goes through redact
-            for key, item in value.items()
-        }
+        return _redact_mapping(value)
     if isinstance(value, list):
         return [redact(item) for item in value]
     if isinstance(value, tuple):
         return tuple(redact(item) for item in value)
     return value
+
+
+def _redact_mapping(mapping: Mapping[Any, Any]) -> dict[Any, Any]:
+    # redact() unrolled for the values met most (str, numbers), which need no call of their own:
+    # every audit event and every call's params pass through here.
+    redacted = {}
+    for key, item in mapping.items():
+        kind = type(item)
+        if key not in _HARMLESS and isinstance(key, str) and is_secret_key(key):
+            item = REDACTED
+        elif kind is str:
+            if "@" in item:
+                item = redact_text(item)
+        elif kind not in _LEAVES:
+            item = redact(item)
+        redacted[key] = item
+    return redacted

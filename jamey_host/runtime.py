@@ -25,7 +25,7 @@ from jamey_host.loading import (
     instantiate,
     load_plugin_object,
 )
-from jamey_host.redaction import is_secret_key, redact
+from jamey_host.redaction import has_secret_key, redact
 from jamey_host.results import ConnectorResult
 from jamey_host.specs import ConnectorSpec, PluginInfo
 
@@ -41,6 +41,7 @@ class _Connector:
     spec: ConnectorSpec
     plugin: str
     execute: Callable[..., Any]
+    refusal: str | None  # why every call is denied (capability not granted), or None
 
 
 def _version_of(plugin: object) -> str | None:
@@ -270,7 +271,9 @@ class Runtime:
             return self._record_failure(name, version, reason)
         for spec in specs:
             assert execute is not None  # checked by _check_connectors
-            self._connectors[spec.id] = _Connector(spec, name, execute)
+            # The granted levels are fixed for the runtime's life: judge the level once, here.
+            refusal = capability_refusal(spec, self.config.granted_capabilities)
+            self._connectors[spec.id] = _Connector(spec, name, execute, refusal)
         info = PluginInfo(name, version, "active", None, tuple(spec.id for spec in specs))
         self._infos[name] = info
         self._refresh_sinks()
@@ -375,8 +378,10 @@ class Runtime:
 
         The call's audit events go to the sinks present when it starts.
         """
-        started = time.perf_counter()
-        auditing = self._fanout.wanted()
+        # What the call's connector.execute event will hold besides the runtime's own entries;
+        # None when no sink listens, and then nothing about the event is computed at all.
+        notes: dict[str, Any] | None = {} if self._fanout.wanted() else None
+        started = time.perf_counter() if notes is not None else 0.0
         outcome: Outcome = "failure"
         action: str | None = None
         result = _CANCELLED
@@ -388,7 +393,7 @@ class Runtime:
             else:
                 action = params.get("action")
                 result, outcome = await self._dispatch(
-                    name, params, action, user_id, session_id, auditing
+                    name, params, action, user_id, session_id, notes
                 )
         except Exception as exc:  # a bug of the runtime itself must still not reach the caller
             log.exception("execute_connector(%r) failed inside the runtime", name)
@@ -401,9 +406,9 @@ class Runtime:
             self._in_flight -= 1
             if self._drained is not None and not self._in_flight and not self._drained.done():
                 self._drained.set_result(None)
-            if auditing:
+            if notes is not None:
                 self._emit_execute_event(
-                    name, params, action, user_id, session_id, result, outcome, started
+                    name, params, action, user_id, session_id, result, outcome, started, notes
                 )
         return result
 
@@ -414,7 +419,7 @@ class Runtime:
         action: str | None,
         user_id: str | None,
         session_id: str | None,
-        auditing: bool,
+        notes: dict[str, Any] | None,
     ) -> tuple[ConnectorResult, Outcome]:
         if not self._running:
             not_running = "Runtime is not running: use 'async with Runtime(...)'"
@@ -423,8 +428,7 @@ class Runtime:
         if connector is None:
             return self._not_found(name), "failure"
         spec = connector.spec
-        granted = self.config.granted_capabilities
-        refusal = None if spec.capability_level in granted else capability_refusal(spec, granted)
+        refusal = connector.refusal
         if refusal is None and spec.requires_approval:
             request = ApprovalRequest(name, action, redact(params), user_id, session_id)
             refusal = await approval_refusal(self._hooks, request)
@@ -434,43 +438,34 @@ class Runtime:
             await asyncio.shield(self._starting[connector.plugin])
             if self._connectors.get(name) is not connector:  # its startup failed meanwhile
                 return self._not_found(name), "failure"
+        # Positional: keyword matching would cost a third of building the context, on every call.
+        emit = None if notes is None else self._fanout.emit
         context = ExecutionContext(
-            connector=name,
-            action=action,
-            user_id=user_id,
-            session_id=session_id,
-            settings=self._settings_of(name),
-            emit=self._fanout.emit if auditing else None,
+            name, action, user_id, session_id, self._settings_of(name), emit, notes
         )
-        result = await self._call(connector, name, dict(params), context)
+        try:
+            result = connector.execute(name, dict(params), context)
+            # A coroutine is by far the most common awaitable: check it without a call.
+            if type(result) is CoroutineType or inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:
+            log.exception("connector %r (plugin %r) raised", name, connector.plugin)
+            failed = (
+                f"Connector {name} failed: {type(exc).__name__} (details in the jamey_host log)"
+            )
+            return ConnectorResult.fail(failed), "failure"
+        if type(result) is not ConnectorResult and not isinstance(result, ConnectorResult):
+            wrong = f"Connector {name} returned {type(result).__name__}, not a ConnectorResult"
+            return ConnectorResult.fail(wrong), "failure"
+        metadata = result.metadata
+        if metadata and has_secret_key(metadata):
+            result.metadata = redact(metadata)
         return result, "success" if result.success else "failure"
 
     def _not_found(self, name: object) -> ConnectorResult:
         reason = self._unavailable.get(name) if isinstance(name, str) else None
         warnings = [] if reason is None else [reason]  # why a connector once listed is gone
         return ConnectorResult.fail(f"Connector not found: {name}", warnings=warnings)
-
-    async def _call(
-        self, connector: _Connector, name: str, params: dict[str, str], context: ExecutionContext
-    ) -> ConnectorResult:
-        try:
-            result = connector.execute(name, params, context)
-            # A coroutine is by far the most common awaitable: check it without a call.
-            if type(result) is CoroutineType or inspect.isawaitable(result):
-                result = await result
-        except Exception as exc:
-            log.exception("connector %r (plugin %r) raised", name, connector.plugin)
-            return ConnectorResult.fail(
-                f"Connector {name} failed: {type(exc).__name__} (details in the jamey_host log)"
-            )
-        if not isinstance(result, ConnectorResult):
-            return ConnectorResult.fail(
-                f"Connector {name} returned {type(result).__name__}, not a ConnectorResult"
-            )
-        metadata = result.metadata
-        if metadata and any(map(is_secret_key, metadata)):
-            result.metadata = redact(metadata)
-        return result
 
     def _settings_of(self, connector_id: str) -> Mapping[str, str]:
         settings = self._settings.get(connector_id)
@@ -499,13 +494,19 @@ class Runtime:
         result: ConnectorResult,
         outcome: Outcome,
         started: float,
+        notes: dict[str, Any],
     ) -> None:
+        plain = type(params) is dict or isinstance(params, Mapping)
         details: dict[str, Any] = {
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            "params": params if isinstance(params, Mapping) else repr(type(params)),
+            # Whole microseconds, in milliseconds: round(x, 3) would cost more than the rest.
+            "duration_ms": int((time.perf_counter() - started) * 1_000_000) / 1000,
+            "params": params if plain else repr(type(params)),
         }
-        if result.agents_contacted:
-            details["agents_contacted"] = list(result.agents_contacted)
+        if result.agents_contacted:  # no copy here: redaction (in create) builds a new list
+            details["agents_contacted"] = result.agents_contacted
+        for key, value in notes.items():  # from context.annotate(); the runtime's entries win
+            if key != "error":
+                details.setdefault(key, value)
         self._emit(
             AuditEvent.create(
                 "connector.execute",

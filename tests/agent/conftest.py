@@ -78,6 +78,10 @@ class Harness:
     def named(self, name: str) -> list[AuditEvent]:
         return [event for event in self.events if event.event == name]
 
+    def last_execute(self) -> AuditEvent:
+        """The newest ``connector.execute`` event: it describes a send_task's delivery."""
+        return self.named("connector.execute")[-1]
+
 
 class MakeHarness(Protocol):
     async def __call__(

@@ -147,7 +147,8 @@ async def test_name_resolving_to_loopback_is_refused_at_connect_time(
     assert lookups, "the name was never resolved through the loop"
     assert agent.requests == []
     assert result.agents_contacted == []
-    [failed] = harness.named("agent.task_failed")
+    failed = harness.last_execute()
+    assert failed.outcome == "failure"
     assert failed.details["attempts"] == 0
     assert failed.error == result.errors[0]
 
@@ -183,7 +184,7 @@ async def test_tls_host_name_is_verified_when_the_address_is_allowed(
     assert result.errors[0].startswith("Certificate validation failed"), result.errors
     assert lookups
     assert agent.requests == []
-    assert len(harness.named("agent.task_failed")) == 1  # certificate errors are not retried
+    assert harness.last_execute().details["attempts"] == 1  # certificate errors are not retried
 
 
 async def test_a_ca_outside_ca_bundle_is_not_trusted(
@@ -249,23 +250,25 @@ async def test_every_operation_is_audited(
     assert security.error is not None
     assert security.error.startswith("Security violation:")
 
+    # send_task: one event, the call's own, describes the delivery
     assert (await harness.call("send_task", agent_id="a1", task="echo", param_x="1")).success
-    [sent] = harness.named("agent.task_sent")
+    sent = harness.last_execute()
     assert sent.outcome == "success"
+    assert sent.action == "send_task"
     assert sent.details["agent_id"] == "a1"
-    assert sent.details["task"] == "echo"
+    assert sent.details["params"]["task"] == "echo"
     assert sent.details["status"] == 200
     assert sent.details["attempts"] == 1
     assert sent.details["origin"] == origin
+    assert harness.named("agent.task_sent") == []
 
     # a URL with a path: the audit names the origin only
     assert (await harness.register("pathy", agent.url + "/deep/path", api_key="k")).success
     assert harness.named("agent.registered")[-1].details["origin"] == origin
     assert not (await harness.call("send_task", agent_id="pathy", task="echo")).success
-    [failed] = harness.named("agent.task_failed")
+    failed = harness.last_execute()
     assert failed.outcome == "failure"
     assert failed.details["agent_id"] == "pathy"
-    assert failed.details["task"] == "echo"
     assert failed.details["status"] == 404
     assert failed.details["attempts"] == 1
     assert failed.details["origin"] == origin
@@ -279,8 +282,13 @@ async def test_every_operation_is_audited(
     assert summary.details["agents"] == 2
     assert summary.details["succeeded"] == 1
     assert summary.details["failed"] == 1
-    assert len(harness.named("agent.task_sent")) == 2
-    assert len(harness.named("agent.task_failed")) == 2
+    # a broadcast audits each delivery on its own
+    [sent] = harness.named("agent.task_sent")
+    assert (sent.details["agent_id"], sent.details["task"]) == ("a1", "echo")
+    assert sent.details["origin"] == origin
+    [failed] = harness.named("agent.task_failed")
+    assert (failed.details["agent_id"], failed.details["status"]) == ("pathy", 404)
+    assert failed.error == "Agent returned error status: 404"
 
     assert (await harness.call("unregister_agent", agent_id="a1")).success
     [unregistered] = harness.named("agent.unregistered")

@@ -271,7 +271,9 @@ async def test_circuit_breaker_opens_fails_fast_and_closes_after_probe(
     assert refused.errors[0].startswith("circuit open for agent flaky")
     assert refused.agents_contacted == []
     assert len(flaky.requests) == 2
-    assert harness.named("agent.task_refused")[-1].details["agent_id"] == "flaky"
+    refused_event = harness.last_execute()
+    assert refused_event.details["agent_id"] == "flaky"
+    assert refused_event.error == refused.errors[0]
 
     broadcast = await harness.call("broadcast", task="echo")
     assert broadcast.success

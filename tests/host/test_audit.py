@@ -118,6 +118,44 @@ async def test_context_audit_events_are_stamped() -> None:
     assert [e.event for e in sink.events] == ["thing.step", "connector.execute"]
 
 
+async def test_annotate_adds_details_to_the_calls_own_event() -> None:
+    def annotated(name: str, params: Mapping[str, str], ctx: ExecutionContext) -> object:
+        ctx.annotate(agent="a1", attempts=2, api_key="k-canary")
+        # the runtime's own entries are never replaced
+        ctx.annotate(duration_ms=-1, params={"forged": "x"}, agents_contacted=["z"])
+        ctx.annotate(error="not the call's error")
+        return ConnectorResult.fail("real error", agents_contacted=["a1"])
+
+    sink = Sink()
+    plugin = ConnectorPlugin("thing", annotated)
+    async with Runtime(plugins=[sink, plugin], load_entrypoints=False) as runtime:
+        await runtime.execute_connector("thing", {"action": "go"})
+    (event,) = sink.events  # no event of its own: one line per call
+    assert event.event == "connector.execute"
+    assert event.details["agent"] == "a1"
+    assert event.details["attempts"] == 2
+    assert event.details["api_key"] == "***"
+    assert event.details["duration_ms"] >= 0
+    assert event.details["params"] == {"action": "go"}
+    assert event.details["agents_contacted"] == ["a1"]
+    assert event.error == "real error"
+    assert list(event.details)[:3] == ["duration_ms", "params", "agents_contacted"]
+
+
+async def test_annotate_is_a_no_op_when_nobody_listens() -> None:
+    contexts: list[ExecutionContext] = []
+
+    def annotated(name: str, params: Mapping[str, str], ctx: ExecutionContext) -> object:
+        contexts.append(ctx)
+        ctx.annotate(agent="a1")
+        return ConnectorResult.ok()
+
+    plugin = ConnectorPlugin("thing", annotated)
+    async with Runtime(plugins=[plugin], load_entrypoints=False) as runtime:
+        assert (await runtime.execute_connector("thing", {"action": "go"})).success
+    assert not contexts[0].auditing
+
+
 async def test_runtime_audit_outside_calls() -> None:
     sink = Sink()
     async with Runtime(plugins=[sink], load_entrypoints=False) as runtime:

@@ -23,6 +23,7 @@ from jamey_agent_orchestration.keys import RegistryError
 from jamey_agent_orchestration.registry import AgentStore, AuditFn, MemoryAgentStore, open_store
 from jamey_agent_orchestration.requests import (
     InvalidParams,
+    check_agent_id,
     parse_broadcast,
     parse_register,
     parse_send,
@@ -135,8 +136,10 @@ class AgentOrchestrationPlugin:
 
     @hookimpl
     async def execute_connector(
-        self, params: Mapping[str, str], context: ExecutionContext
+        self, name: str, params: Mapping[str, str], context: ExecutionContext
     ) -> ConnectorResult:
+        # ``name`` is always this plugin's one connector; taking every argument of the hookspec
+        # lets the runtime call this coroutine function as it is, without an adapter.
         action = params.get("action")
         if not action:
             return ConnectorResult.fail("Missing 'action' parameter")
@@ -235,6 +238,7 @@ class AgentOrchestrationPlugin:
         if request.agent_id is not None:
             agent = await self.store.get(request.agent_id)
             if agent is None:
+                check_agent_id(request.agent_id)  # a malformed id is named as such
                 return ConnectorResult.fail(f"Agent not found: {request.agent_id}")
         else:
             assert request.capability is not None
@@ -243,7 +247,16 @@ class AgentOrchestrationPlugin:
                 return ConnectorResult.fail(
                     f"No available agent offers capability: {request.capability}"
                 )
-        delivery = await self._deliver(agent, request.task, request.params, _auditor(context))
+        # The delivery is described on the call's own connector.execute event (one line in the
+        # trail per send_task); a broadcast, with many deliveries, audits each one separately.
+        delivery = await self._deliver(agent, request.task, request.params, None)
+        if context.auditing:
+            context.annotate(
+                agent_id=agent.id,
+                origin=agent.origin(),
+                status=delivery.status,
+                attempts=delivery.attempts,
+            )
         metadata = {"agent_id": agent.id, "attempts": str(delivery.attempts)}
         if delivery.status is not None:
             metadata["status"] = str(delivery.status)
@@ -338,7 +351,7 @@ class AgentOrchestrationPlugin:
             if audit is not None:
                 audit("agent.task_refused", outcome="failure", agent_id=agent.id, error=message)
             return Delivery(ok=False, error=message)
-        started = time.perf_counter()
+        started = time.perf_counter() if audit is not None else 0.0
         delivery = await transport.deliver(
             url=_parsed_url(agent.url),
             api_key=agent.api_key,

@@ -113,16 +113,21 @@ def parse_send(params: Mapping[str, str]) -> SendTask:
     task = _required(params, "task")
     agent_id = params.get("agent_id", "").strip() or None
     capability = params.get("capability", "").strip() or None
-    if agent_id is None and capability is None:
-        raise InvalidParams("Missing agent_id")  # the guide's wording; docs explain capability
-    if agent_id is not None and capability is not None:
+    # SendTask is built positionally (task, agent_id, capability, params): the hot path.
+    if agent_id is None:
+        if capability is None:
+            raise InvalidParams("Missing agent_id")  # the guide's wording; docs explain capability
+        return SendTask(task, None, _capability(capability), task_params(params))
+    if capability is not None:
         raise InvalidParams("Give agent_id or capability, not both")
-    return SendTask(
-        task=task,
-        agent_id=None if agent_id is None else _agent_id(agent_id),
-        capability=None if capability is None else _capability(capability),
-        params=task_params(params),
-    )
+    # The id's form is checked only if no agent has it (check_agent_id): every registered id
+    # passed that check already, and a regular expression on every send is not free.
+    return SendTask(task, agent_id, None, task_params(params))
+
+
+def check_agent_id(value: str) -> None:
+    """Raise :class:`InvalidParams` if ``value`` is not a well-formed agent id."""
+    _agent_id(value)
 
 
 def parse_broadcast(params: Mapping[str, str]) -> Broadcast:

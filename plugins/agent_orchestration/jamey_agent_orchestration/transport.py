@@ -344,7 +344,8 @@ class AgentTransport:
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             error = f"{_SEND_FAILED}: response is not JSON"
             return _Attempt(_fail(FailureKind.BAD_RESPONSE, error, status))
-        return _Attempt(Delivery(ok=True, response=parsed, text=text, status=status, attempts=1))
+        # Positional (ok, response, text, error, status, attempts): this is every success.
+        return _Attempt(Delivery(True, parsed, text, None, status, 1))
 
     @staticmethod
     async def _read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytearray:
