@@ -26,7 +26,7 @@ class RegisterAgent:
     replace: bool
 
 
-@attrs.frozen
+@attrs.define  # not frozen: built on every send, and frozen fields cost a call each to set
 class SendTask:
     task: str
     agent_id: str | None

@@ -14,6 +14,7 @@ import errno
 import functools
 import json
 import logging
+import math
 import os
 import socket
 import ssl
@@ -49,7 +50,9 @@ _SEND_FAILED = "Failed to send task to agent"
 _CHUNK = 64 * 1024
 
 
-@attrs.frozen
+# Delivery and _Attempt are built for every request: plain slotted classes, not frozen ones, whose
+# __init__ would pay an object.__setattr__ call per field. Nothing changes them once built.
+@attrs.define
 class Delivery:
     """The outcome of delivering one task to one agent, after any retries."""
 
@@ -62,7 +65,7 @@ class Delivery:
     failure: FailureKind | None = None
 
 
-@attrs.frozen
+@attrs.define
 class _Attempt:
     """One attempt's outcome, as the retry loop sees it."""
 
@@ -222,7 +225,7 @@ class AgentTransport:
             "Idempotency-Key": idempotency_key,
         }
         seconds = self._settings.timeout if timeout is None else timeout
-        if not 0 < seconds < float("inf"):  # aiohttp reads a total of 0 as "no timeout at all"
+        if not 0 < seconds < math.inf:  # aiohttp reads a total of 0 as "no timeout at all"
             raise ValueError(f"timeout must be a positive number of seconds, got {seconds!r}")
         request_timeout = (
             self._timeout if seconds == self._settings.timeout else aiohttp.ClientTimeout(seconds)
