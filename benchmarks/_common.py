@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ class Settings:
         return cls(False, 9, 20_000, 400, (10, 50, 100, 250, 500, 1000), 7, 100_000, 10_000)
 
 
-async def paired(sides: dict[str, Side], reps: int, warmup: int = 1) -> dict[str, list[float]]:
+async def paired(sides: Mapping[str, Side], reps: int, warmup: int = 1) -> dict[str, list[float]]:
     """Run every side ``warmup`` times, then ``reps`` rounds, rotating which side goes first.
 
     With two sides this alternates A-B, B-A, ...: a slow spell of the machine hits both alike.

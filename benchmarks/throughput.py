@@ -11,21 +11,29 @@ process (the reference ``create_app`` over TLS):
   SSL context trusts the same CA (system store plus the CA), with the same headers (including a
   fresh ``Idempotency-Key``), ``await resp.read()`` and ``json.loads``.
 
+With the audit log at INFO, two more sides measure the ceiling any runtime could reach: raw
+aiohttp plus, after each answer, the one audit line a send_task writes (the same
+``connector.execute`` event built by ``AuditEvent.create`` and written by the runtime's own
+sink), and raw aiohttp plus one record of constant text through the same logger and handler.
+
 The agent counts distinct client connections; a pool that is reused opens one per side.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 
 from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
-from jamey_host import Runtime, RuntimeConfig
+from jamey_host import AUDIT_LOGGER_NAME, AuditEvent, Runtime, RuntimeConfig
+from jamey_host.audit import JsonLinesAuditLog
 
 from ._common import Figure, Settings, log, paired, ratios
 from .dispatch import _audit_to_file
@@ -93,15 +101,71 @@ async def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str,
                     json.loads(await response.read())
             return time.perf_counter() - start
 
+        async def raw_with(write_line: Callable[[], None]) -> float:
+            start = time.perf_counter()
+            for _ in range(n):
+                headers = {
+                    "Authorization": auth,
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": uuid.uuid4().hex,
+                }
+                async with session.post(endpoint, data=body, headers=headers) as response:
+                    if response.status != 200:
+                        raise RuntimeError(f"raw send failed: {response.status}")
+                    json.loads(await response.read())
+                write_line()
+            return time.perf_counter() - start
+
+        sink = JsonLinesAuditLog()
+        origin = agent_url.rsplit("/agent/", 1)[0]
+
+        def audit_line() -> None:  # what the runtime writes for one send_task, built the same way
+            sink.audit_event(
+                AuditEvent.create(
+                    "connector.execute",
+                    outcome="success",
+                    connector="agent_orchestration",
+                    action="send_task",
+                    details={
+                        "duration_ms": 0.25,
+                        "params": params,
+                        "agents_contacted": ["a0"],
+                        "agent_id": "a0",
+                        "origin": origin,
+                        "status": 200,
+                        "attempts": 1,
+                    },
+                )
+            )
+
+        audit_logger = logging.getLogger(AUDIT_LOGGER_NAME)
+        constant = AuditEvent.create("connector.execute", outcome="success").to_json()
+
+        def constant_line() -> None:  # the logging module and the handler alone
+            record = audit_logger.makeRecord(
+                audit_logger.name, logging.INFO, __file__, 0, constant, (), None, None
+            )
+            audit_logger.handle(record)
+
+        async def raw_audit_line_side() -> float:
+            return await raw_with(audit_line)
+
+        async def raw_constant_line_side() -> float:
+            return await raw_with(constant_line)
+
         sides = {"runtime": runtime_side, "raw": raw_side}
+        ceiling = {
+            "raw + audit line": raw_audit_line_side,
+            "raw + constant line": raw_constant_line_side,
+        }
         for mode in ("unconfigured", "info_file"):
-            log(f"send_task: audit {mode}, {settings.reps} pairs of {n} requests per side")
+            log(f"send_task: audit {mode}, {settings.reps} rounds of {n} requests per side")
             await _connections(session, port, reset=True)
             if mode == "unconfigured":
                 samples = await paired(sides, settings.reps)
             else:
                 with _audit_to_file():
-                    samples = await paired(sides, settings.reps)
+                    samples = await paired({**sides, **ceiling}, settings.reps)
             connections = await _connections(session, port)
             rate = {side: [n / t for t in ts] for side, ts in samples.items()}
             raw[mode] = {
@@ -122,4 +186,19 @@ async def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str,
                 note=f"{connections} client connections for {raw[mode]['requests_sent']} requests",
             )
             figures.append(figure.judge(">=", 0.95 if mode == "unconfigured" else 0.85))
+            for name in ceiling if mode == "info_file" else ():
+                ceiling_rate = [n / t for t in samples[name]]
+                raw[mode]["requests_per_second"][name] = ceiling_rate
+                figures.append(
+                    Figure(
+                        key=f"send_task.{mode}.{name.replace(' ', '_').replace('+', 'plus')}",
+                        title=f"ceiling: {name}, no runtime (audit INFO -> file)",
+                        value=statistics.median(ceiling_rate),
+                        unit="req/s",
+                        baseline="raw aiohttp",
+                        baseline_value=statistics.median(rate["raw"]),
+                        ratio=ratios(samples["raw"], samples[name]),
+                        ratio_label="of raw",
+                    )
+                )
     return figures, raw
