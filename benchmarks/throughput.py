@@ -161,17 +161,18 @@ async def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str,
         for mode in ("unconfigured", "info_file"):
             log(f"send_task: audit {mode}, {settings.reps} rounds of {n} requests per side")
             await _connections(session, port, reset=True)
+            measured = sides if mode == "unconfigured" else {**sides, **ceiling}
             if mode == "unconfigured":
-                samples = await paired(sides, settings.reps)
+                samples = await paired(measured, settings.reps)
             else:
                 with _audit_to_file():
-                    samples = await paired({**sides, **ceiling}, settings.reps)
+                    samples = await paired(measured, settings.reps)
             connections = await _connections(session, port)
             rate = {side: [n / t for t in ts] for side, ts in samples.items()}
             raw[mode] = {
                 "requests_per_second": rate,
                 "distinct_client_connections": connections,
-                "requests_sent": n * (settings.reps + 1) * 2,
+                "requests_sent": n * (settings.reps + 1) * len(measured),
             }
             label = "audit unconfigured" if mode == "unconfigured" else "audit INFO -> file"
             figure = Figure(

@@ -169,6 +169,26 @@ async def test_unregister_agent_then_it_is_not_found(
     assert agent.requests == []
 
 
+@pytest.mark.parametrize("bad_id", ["../etc", "a b", "-lead", "x" * 129, "é"])
+@pytest.mark.parametrize("action", ["register_agent", "send_task", "unregister_agent"])
+async def test_a_malformed_agent_id_is_named_as_such_and_not_echoed(
+    harness: Harness, bad_id: str, action: str
+) -> None:
+    params = {"agent_id": bad_id, "task": "echo"}
+    if action == "register_agent":
+        params = {**params, "name": "A", "url": "https://agent.example", "api_key": "k-1"}
+    result = await harness.call(action, **params)
+    assert not result.success
+    assert result.errors[0].startswith("Invalid agent_id: use 1 to 128 letters"), result.errors
+    assert bad_id not in result.errors[0]
+    assert await harness.listed() == []
+
+
+async def test_a_well_formed_unknown_agent_id_is_not_found(harness: Harness) -> None:
+    result = await harness.call("send_task", agent_id="ghost-1", task="echo")
+    assert result.errors == ["Agent not found: ghost-1"]
+
+
 async def test_unregistered_id_can_be_registered_again(
     harness: Harness, jamey_agent_server: AgentServerFactory
 ) -> None:

@@ -7,6 +7,7 @@ import copy
 import pytest
 
 from jamey_host import REDACTED, redact
+from jamey_host.redaction import has_secret_key
 
 
 @pytest.mark.parametrize(
@@ -93,3 +94,11 @@ def test_scalars_pass_through() -> None:
 def test_the_user_info_of_a_url_is_redacted_in_any_string(text: str, expected: str) -> None:
     assert redact({"url": text}) == {"url": expected}
     assert redact([text]) == [expected]
+
+
+def test_has_secret_key_judges_names_and_ignores_keys_that_are_not_strings() -> None:
+    assert has_secret_key({"agent_id": "a1", "x_api_key": "k"})
+    assert not has_secret_key({"agent_id": "a1", "attempts": "1"})
+    assert not has_secret_key({"agent_id": "a1", "attempts": "1"})  # the names are known now
+    assert not has_secret_key({1: "x", ("token",): "y"})
+    assert has_secret_key({1: "x", "session_token": "y"})

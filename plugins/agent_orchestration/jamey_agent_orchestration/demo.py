@@ -174,12 +174,20 @@ def _event_agent(event: AuditEvent) -> str:
     return "-"
 
 
+def _attempts(count: object) -> str:
+    return f"{count} attempt{'' if count == 1 else 's'}"
+
+
 def _event_detail(event: AuditEvent) -> str:
     """A short description of an event, built from its (already redacted) fields."""
     d = event.details
     if event.event == "connector.execute":
         params = d.get("params", {})
         shown = [f"{k}={params[k]}" for k in ("capability", "task") if k in params]
+        if "attempts" in d:  # what a send_task's delivery did, annotated on this event
+            shown.append(
+                _attempts(d["attempts"]) + (f", status {d['status']}" if d.get("status") else "")
+            )
         return " ".join([event.action or "-", *shown, f"{d.get('duration_ms', 0):.1f} ms"])
     if event.event == "agent_orchestration.allow_networks":
         return "exempt from the address ban: " + ", ".join(d.get("networks", []))
@@ -187,8 +195,7 @@ def _event_detail(event: AuditEvent) -> str:
     if event.event == "agent.registered":
         parts.append(f"{d.get('origin', '')} [{','.join(d.get('capabilities', []))}]")
     elif event.event in ("agent.task_sent", "agent.task_failed"):
-        attempts = d.get("attempts")
-        parts.append(f"{d.get('task')} {attempts} attempt{'' if attempts == 1 else 's'}")
+        parts.append(f"{d.get('task')} {_attempts(d.get('attempts'))}")
         if d.get("status"):
             parts.append(f"status {d['status']}")
     elif event.event == "agent.broadcast":
