@@ -163,6 +163,31 @@ async def test_max_concurrency_two_overlaps_two_at_a_time(
     assert 0.6 <= elapsed < 1.1, elapsed
 
 
+async def test_broadcast_keeps_exactly_max_concurrency_in_flight_and_answers_in_order(
+    make_harness: MakeHarness, jamey_agent_server: AgentServerFactory
+) -> None:
+    harness = await make_harness(max_concurrency="3")
+    in_flight = peak = 0
+
+    async def counted(request: TaskRequest) -> dict[str, Any]:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        return {"ok": True}
+
+    names = [f"agent{index:02d}" for index in range(10)]
+    for name in reversed(names):  # registration order, not name order, is the answer's order
+        agent = await jamey_agent_server(handlers={"echo": counted}, name=name)
+        assert (await harness.register(name, agent)).success
+    result = await harness.call("broadcast", task="echo")
+    assert result.metadata["succeeded"] == "10"
+    assert peak == 3
+    assert list(result.json()) == list(reversed(names))
+    assert result.agents_contacted == list(reversed(names))
+
+
 async def test_register_during_a_long_broadcast_returns_at_once(
     harness: Harness, jamey_agent_server: AgentServerFactory, wait_for: Waiter
 ) -> None:

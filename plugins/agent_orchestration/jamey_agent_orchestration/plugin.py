@@ -322,14 +322,23 @@ class AgentOrchestrationPlugin:
         params: Mapping[str, str],
         audit: AuditFn | None,
     ) -> list[Delivery]:
-        """Deliver to every agent at once, at most ``max_concurrency`` in flight."""
-        limit = asyncio.Semaphore(self.settings.max_concurrency)
+        """Deliver to every agent, ``max_concurrency`` at a time; the deliveries in agent order.
 
-        async def within_limit(agent: Agent) -> Delivery:
-            async with limit:
-                return await self._deliver(agent, task, params, audit)
+        A fixed pool of workers takes the agents in turn, rather than one task per agent waiting
+        on a semaphore: a broadcast to 1,000 agents keeps 64 deliveries' objects alive, not
+        1,000, and so pays for far fewer garbage collections.
+        """
+        deliveries: list[Delivery | None] = [None] * len(agents)
+        turns = iter(range(len(agents)))  # shared: each index is taken by exactly one worker
 
-        return list(await asyncio.gather(*(within_limit(agent) for agent in agents)))
+        async def worker() -> None:
+            for index in turns:
+                deliveries[index] = await self._deliver(agents[index], task, params, audit)
+
+        async with asyncio.TaskGroup() as group:  # one failing worker stops the others
+            for _ in range(min(self.settings.max_concurrency, len(agents))):
+                group.create_task(worker())
+        return [delivery for delivery in deliveries if delivery is not None]  # all are set
 
     async def _deliver(
         self, agent: Agent, task: str, params: Mapping[str, str], audit: AuditFn | None
