@@ -32,7 +32,7 @@ class Settings:
     def make(cls, quick: bool) -> Settings:
         if quick:
             return cls(True, 3, 5_000, 100, (10, 100, 1000), 1, 100_000, 5_000)
-        return cls(False, 13, 20_000, 400, (10, 50, 100, 250, 500, 1000), 7, 100_000, 10_000)
+        return cls(False, 21, 20_000, 400, (10, 50, 100, 250, 500, 1000), 7, 100_000, 10_000)
 
 
 async def paired(sides: Mapping[str, Side], reps: int, warmup: int = 1) -> dict[str, list[float]]:

@@ -8,7 +8,7 @@
   where nothing listens (connection refused), the other 900 served by the fleet. Settings:
   ``timeout`` 2, ``retries`` 3, ``breaker_threshold`` 5, ``breaker_cooldown`` 300, in-memory store.
   After a warm-up broadcast to the live agents only (capability ``live``), broadcasts to all run
-  until ``list_agents`` shows all 100 breakers open, then 9 more; each is paired (alternating
+  until ``list_agents`` shows all 100 breakers open, then 21 more; each is paired (alternating
   order) with a broadcast of a second runtime holding only the 900 live agents: the baseline.
 """
 
@@ -35,7 +35,7 @@ from .fleet import Fleet, runtime_settings
 
 CONNECTOR = "agent_orchestration"
 DEAD_EVERY = 10  # agent i is dead when i % 10 == 9: 100 of 1,000
-AFTER_OPEN = 9  # the issue asks for at least 7 pairs per figure
+AFTER_OPEN = 21  # the issue asks for at least 7 pairs per figure; the breakers-open ratio is noisy
 MAX_BROADCASTS = 12  # give up waiting for the breakers after this many
 _KEY = "k" * 43
 
