@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from jamey_agent_orchestration import sqlite_store
 from jamey_agent_orchestration.agents import Agent
 from jamey_agent_orchestration.api_key import ApiKey
 from jamey_agent_orchestration.keys import KeyCipher, RegistryError, generate_master_key
@@ -23,6 +24,7 @@ from jamey_agent_orchestration.registry import AgentStore, MemoryAgentStore
 from jamey_agent_orchestration.sqlite_store import (
     APPLICATION_ID,
     SqliteAgentStore,
+    _switch_to_wal,
     default_registry_path,
     rotate_master_key,
 )
@@ -400,17 +402,27 @@ def _race(db_path: Path, jobs: list[tuple[str, int, int]]) -> list[int]:
         )
         for prefix, start, stop in jobs
     ]
-    deadline = time.monotonic() + 60
-    while len(list(db_path.parent.glob("*.ready"))) < len(jobs) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert len(list(db_path.parent.glob("*.ready"))) == len(jobs), "workers did not start"
-    (db_path.parent / (db_path.name + ".go")).touch()
-    won = []
-    for process in processes:
-        out, err = process.communicate(timeout=300)
-        assert process.returncode == 0, err
-        won.append(int(out))
-    return won
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(db_path.parent.glob("*.ready"))) < len(jobs):
+            for process in processes:
+                if process.poll() is not None:  # a worker that failed to open: say why
+                    _, err = process.communicate()
+                    raise AssertionError(f"a worker exited before starting:\n{err}")
+            assert time.monotonic() < deadline, "workers did not start within 60 s"
+            time.sleep(0.01)
+        (db_path.parent / (db_path.name + ".go")).touch()
+        won = []
+        for process in processes:
+            out, err = process.communicate(timeout=300)
+            assert process.returncode == 0, err
+            won.append(int(out))
+        return won
+    finally:
+        for process in processes:  # never leave a worker behind, whatever failed
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
 
 
 def _ids(db_path: Path) -> list[str]:
@@ -465,3 +477,99 @@ def test_rotation_needs_an_existing_registry(db_path: Path) -> None:
     with pytest.raises(RegistryError, match="no agent registry"):
         rotate_master_key(db_path, cipher(), cipher(generate_master_key()))
     assert not db_path.exists()
+
+
+_OPENER = textwrap.dedent(
+    """
+    import asyncio, os, sys, time
+    from pathlib import Path
+    from jamey_agent_orchestration.keys import KeyCipher
+    from jamey_agent_orchestration.sqlite_store import SqliteAgentStore
+
+    async def main(base, rounds, name):
+        cipher = KeyCipher.from_text(os.environ["JAMEY_SECRET_KEY"], source="JAMEY_SECRET_KEY")
+        for n in range(rounds):
+            (base / f"ready{n}.{name}").touch()
+            while not (base / f"go{n}").exists():
+                time.sleep(0.0005)
+            store = SqliteAgentStore(base / f"r{n}" / "agents.db", cipher)
+            try:
+                await store.open()
+            except Exception as exc:
+                print(f"round {n}: {exc}")
+            finally:
+                await store.close()
+
+    base, rounds, name = sys.argv[1:4]
+    asyncio.run(main(Path(base), int(rounds), name))
+    """
+)
+
+
+def test_two_processes_creating_a_new_registry_at_the_same_instant_both_open_it(
+    tmp_path: Path,
+) -> None:
+    # Both switch the new file to WAL at once; SQLite then refuses one of them outright (it
+    # would deadlock), which used to fail about one open in 150 here.
+    rounds = 100
+    env = {**os.environ, "JAMEY_SECRET_KEY": KEY_TEXT}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPENER, str(tmp_path), str(rounds), name],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("a", "b")
+    ]
+    try:
+        for n in range(rounds):  # release both workers together, round after round
+            deadline = time.monotonic() + 30
+            while not all((tmp_path / f"ready{n}.{name}").exists() for name in ("a", "b")):
+                assert all(w.poll() is None for w in workers), "a worker exited early"
+                assert time.monotonic() < deadline, f"round {n}: workers not ready"
+                time.sleep(0.0005)
+            (tmp_path / f"go{n}").touch()
+        outputs = [w.communicate(timeout=60) for w in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.communicate()
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    assert [out for out, _ in outputs] == ["", ""]
+
+
+class _LockedConnection:
+    """A connection whose WAL switch is refused ``refusals`` times, as under a racing process."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.calls = 0
+
+    def execute(self, statement: str) -> _LockedConnection:
+        assert statement == "PRAGMA journal_mode = WAL"
+        self.calls += 1
+        if self.calls <= self.refusals:
+            raise sqlite3.OperationalError("database is locked")
+        return self
+
+    def fetchone(self) -> tuple[str]:
+        return ("wal",)
+
+
+def test_the_wal_switch_is_tried_again_while_another_process_holds_it() -> None:
+    conn = _LockedConnection(refusals=3)
+    _switch_to_wal(conn)  # type: ignore[arg-type]
+    assert conn.calls == 4
+
+
+def test_the_wal_switch_gives_up_after_the_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_SECONDS", 0.05)
+    conn = _LockedConnection(refusals=10**6)
+    started = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _switch_to_wal(conn)  # type: ignore[arg-type]
+    assert 0.05 <= time.monotonic() - started < 2
+    assert conn.calls > 1

@@ -25,6 +25,7 @@ import functools
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -158,6 +159,25 @@ def _guarded(method: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (a no-op when another process already did).
+
+    Two processes switching the same new file at once would deadlock, so SQLite refuses one of
+    them at once ("database is locked") instead of waiting out the busy timeout: try again, for
+    as long as that timeout. This runs on the store's own thread, never on the event loop.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+        else:
+            return
+
+
 class _Database:
     """One synchronous connection to a registry file. Not thread-safe: one thread uses it."""
 
@@ -197,7 +217,7 @@ class _Database:
             conn.execute("PRAGMA trusted_schema = OFF")
             key_check = self._adopt(conn)
             # WAL only once the file is known to be ours: switching modes writes the header.
-            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            _switch_to_wal(conn)
             conn.execute("PRAGMA synchronous = FULL")
             self.cipher.decrypt_bytes(_KEY_CHECK_AAD, key_check)
         except BaseException:
