@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, final
 
-import attrs
-
 from jamey_host.audit import AuditEvent, Outcome
 
 #: Delivers an event to the runtime's sinks; ``None`` when no sink would read it.
@@ -14,20 +12,66 @@ EventEmitter = Callable[[AuditEvent], None]
 
 
 @final
-@attrs.frozen
 class ExecutionContext:
-    """The context of one ``execute_connector`` call, handed to the connector.
+    """The context of one ``execute_connector`` call, handed to the connector. Read-only.
 
     ``settings`` are this connector's settings from :class:`~jamey_host.RuntimeConfig`, read-only.
     """
 
-    connector: str
-    action: str | None
-    user_id: str | None
-    session_id: str | None
-    settings: Mapping[str, str]
-    _emit: EventEmitter | None = attrs.field(default=None, repr=False, alias="emit")
-    _notes: dict[str, Any] | None = attrs.field(default=None, repr=False, alias="notes")
+    # A plain slotted class with read-only properties, not a frozen attrs class: one context is
+    # built for every call, and a frozen class pays an object.__setattr__ call per field.
+    __slots__ = ("_action", "_connector", "_emit", "_notes", "_session_id", "_settings", "_user_id")
+
+    def __init__(
+        self,
+        connector: str,
+        action: str | None,
+        user_id: str | None,
+        session_id: str | None,
+        settings: Mapping[str, str],
+        emit: EventEmitter | None = None,
+        notes: dict[str, Any] | None = None,
+    ) -> None:
+        """``emit`` delivers events (``None``: nobody listens); ``notes`` collects annotations."""
+        self._connector = connector
+        self._action = action
+        self._user_id = user_id
+        self._session_id = session_id
+        self._settings = settings
+        self._emit = emit
+        self._notes = notes
+
+    @property
+    def connector(self) -> str:
+        """The connector id being called."""
+        return self._connector
+
+    @property
+    def action(self) -> str | None:
+        """The ``action`` param, or ``None``."""
+        return self._action
+
+    @property
+    def user_id(self) -> str | None:
+        """Who is calling, as the host said."""
+        return self._user_id
+
+    @property
+    def session_id(self) -> str | None:
+        """The host's session, if it gave one."""
+        return self._session_id
+
+    @property
+    def settings(self) -> Mapping[str, str]:
+        """This connector's settings, read-only."""
+        return self._settings
+
+    def __repr__(self) -> str:
+        return (
+            f"ExecutionContext(connector={self._connector!r}, action={self._action!r}, "
+            f"user_id={self._user_id!r}, session_id={self._session_id!r}, "
+            f"settings={self._settings!r})"
+        )
 
     @property
     def auditing(self) -> bool:

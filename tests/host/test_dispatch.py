@@ -168,6 +168,15 @@ async def test_context_fields() -> None:
     assert bare.action is None
     assert bare.user_id is None
     assert bare.session_id is None
+    for field in ("connector", "action", "user_id", "session_id", "settings", "auditing"):
+        with pytest.raises(AttributeError):
+            setattr(context, field, "changed")
+    with pytest.raises(AttributeError):
+        context.extra = 1  # type: ignore[attr-defined]
+    assert repr(context) == (
+        "ExecutionContext(connector='thing', action='go', user_id='alice', session_id='s-1', "
+        f"settings={context.settings!r})"
+    )
 
 
 async def test_params_passed_to_plugin_are_a_copy() -> None:
