@@ -9,7 +9,14 @@ from __future__ import annotations
 from jamey_host.audit import AUDIT_LOGGER_NAME, AuditEvent
 from jamey_host.capabilities import DEFAULT_CAPABILITIES, CapabilityLevel
 from jamey_host.cli import CliCommand
-from jamey_host.config import ConfigError, RuntimeConfig
+from jamey_host.config import (
+    HOME_VAR,
+    SECRET_KEY_VAR,
+    ConfigError,
+    RuntimeConfig,
+    default_state_dir,
+    setting_variable,
+)
 from jamey_host.context import ExecutionContext
 from jamey_host.gating import ApprovalRequest
 from jamey_host.hooks import PluginError
@@ -18,11 +25,14 @@ from jamey_host.redaction import REDACTED, redact
 from jamey_host.results import ConnectorResult
 from jamey_host.runtime import Runtime
 from jamey_host.specs import ConnectorSpec, PluginInfo
+from jamey_host.values import parse_flag, split_list
 
 __all__ = [
     "AUDIT_LOGGER_NAME",
     "DEFAULT_CAPABILITIES",
+    "HOME_VAR",
     "REDACTED",
+    "SECRET_KEY_VAR",
     "ApprovalRequest",
     "AuditEvent",
     "CapabilityLevel",
@@ -35,7 +45,11 @@ __all__ = [
     "PluginInfo",
     "Runtime",
     "RuntimeConfig",
+    "default_state_dir",
     "hookimpl",
     "hookspec",
+    "parse_flag",
     "redact",
+    "setting_variable",
+    "split_list",
 ]

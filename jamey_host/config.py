@@ -14,6 +14,7 @@ import attrs
 
 from jamey_host.capabilities import DEFAULT_CAPABILITIES, CapabilityLevel
 from jamey_host.specs import CONNECTOR_ID_PATTERN
+from jamey_host.values import parse_flag, split_list
 
 CAPABILITIES_VAR: Final = "JAMEY_CAPABILITIES"
 LOAD_PLUGINS_VAR: Final = "JAMEY_LOAD_PLUGINS"
@@ -146,12 +147,10 @@ def parse_capabilities(raw: str, variable: str = CAPABILITIES_VAR) -> frozenset[
 
 
 def _split(variable: str, raw: str) -> list[str]:
-    if not raw.strip():
-        return []
-    items = [item.strip() for item in raw.split(",")]
-    if any(not item for item in items):
-        raise ConfigError(f"{variable}: empty item in comma-separated list {raw!r}")
-    return items
+    try:
+        return split_list(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{variable}: {exc}") from None
 
 
 def _parse_names(variable: str, raw: str) -> frozenset[str]:
@@ -163,12 +162,10 @@ def _parse_names(variable: str, raw: str) -> frozenset[str]:
 
 
 def _parse_flag(variable: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{variable}: expected 1 or 0, got {raw!r}")
+    try:
+        return parse_flag(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{variable}: {exc}") from None
 
 
 def _parse_setting_name(variable: str, rest: str) -> tuple[str, str]:
@@ -180,6 +177,11 @@ def _parse_setting_name(variable: str, rest: str) -> tuple[str, str]:
             "e.g. JAMEY_AGENT_ORCHESTRATION__TIMEOUT"
         )
     return connector, key
+
+
+def setting_variable(connector_id: str, key: str) -> str:
+    """The environment variable of one connector setting: ``JAMEY_<CONNECTOR_ID>__<KEY>``."""
+    return f"JAMEY_{connector_id.upper()}__{key.upper()}"
 
 
 def default_state_dir(environ: Mapping[str, str] | None = None) -> Path:
