@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from harness_samples import (
+
+from jamey_host.testing import ConnectorContract
+
+from .samples import (
     BATTERY_SIZE,
     GOOD,
     MODES,
@@ -13,8 +16,6 @@ from harness_samples import (
     outcomes,
     run_inner,
 )
-
-from jamey_host.testing import ConnectorContract
 
 BATTERY = sorted(name for name in dir(ConnectorContract) if name.startswith("test_"))
 

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from harness_samples import BATTERY_SIZE, MODES, run_inner
+
+from .samples import BATTERY_SIZE, MODES, run_inner
 
 # Imported at collection, before any pytester snapshot of sys.modules: pytester drops the modules
 # first imported during a test, and cryptography's compiled bindings do not survive their Python

@@ -6,9 +6,10 @@ import sys
 import textwrap
 
 import pytest
-from harness_samples import BATTERY_SIZE, GOOD, MODES, inner_args, run_inner
 
 from jamey_host.testing.plugin import MISSING_ASYNCIO_MESSAGE
+
+from .samples import BATTERY_SIZE, GOOD, MODES, inner_args, run_inner
 
 FIXTURE_USER = """
 import pytest

@@ -8,13 +8,6 @@ import logging
 from collections.abc import Mapping
 
 import pytest
-from host_helpers import (
-    AsyncConnectorPlugin,
-    ConnectorPlugin,
-    RaisingSink,
-    Sink,
-    own_class,
-)
 
 import jamey_host.audit
 from jamey_host import (
@@ -25,6 +18,9 @@ from jamey_host import (
     ExecutionContext,
     Runtime,
 )
+from jamey_host.testing import AuditEventList, JameyTestingAuditRecorder, RuntimeFactory
+
+from .plugins import AsyncConnectorPlugin, ConnectorPlugin, RaisingSink, own_class
 
 
 def _boom(name: str, params: Mapping[str, str], ctx: ExecutionContext) -> object:
@@ -55,13 +51,14 @@ def _plugins() -> list[object]:
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-async def test_exactly_one_execute_event_per_call(case: str) -> None:
+async def test_exactly_one_execute_event_per_call(
+    case: str, jamey_runtime: RuntimeFactory, jamey_audit_events: AuditEventList
+) -> None:
     name, params, outcome = CASES[case]
-    sink = Sink()
-    async with Runtime(plugins=[sink, *_plugins()], load_entrypoints=False) as runtime:
-        before = len(sink.events)
-        result = await runtime.execute_connector(name, params, user_id="u", session_id="s")
-        events = sink.events[before:]
+    runtime = await jamey_runtime(*_plugins())
+    before = len(jamey_audit_events)
+    result = await runtime.execute_connector(name, params, user_id="u", session_id="s")
+    events = jamey_audit_events[before:]
     execute_events = [e for e in events if e.event == "connector.execute"]
     assert len(execute_events) == 1
     event = execute_events[0]
@@ -78,12 +75,13 @@ async def test_exactly_one_execute_event_per_call(case: str) -> None:
         assert result.errors[0] in event.error
 
 
-async def test_execute_event_params_are_redacted_and_action_recorded() -> None:
-    sink = Sink()
+async def test_execute_event_params_are_redacted_and_action_recorded(
+    jamey_runtime: RuntimeFactory, jamey_audit_events: AuditEventList
+) -> None:
     params = {"action": "go", "api_key": "k-1", "nested_token": "t", "user": "bob"}
-    async with Runtime(plugins=[sink, ConnectorPlugin()], load_entrypoints=False) as runtime:
-        await runtime.execute_connector("thing", params)
-    (event,) = sink.named("connector.execute")
+    runtime = await jamey_runtime(ConnectorPlugin())
+    await runtime.execute_connector("thing", params)
+    (event,) = jamey_audit_events.named("connector.execute")
     assert event.action == "go"
     assert dict(event.details["params"]) == {
         "action": "go",
@@ -95,16 +93,16 @@ async def test_execute_event_params_are_redacted_and_action_recorded() -> None:
     assert params["api_key"] == "k-1"
 
 
-async def test_context_audit_events_are_stamped() -> None:
+async def test_context_audit_events_are_stamped(
+    jamey_runtime: RuntimeFactory, jamey_audit_events: AuditEventList
+) -> None:
     def audited(name: str, params: Mapping[str, str], ctx: ExecutionContext) -> object:
         ctx.audit("thing.step", outcome="warning", size=3, secret="hidden", error="went wrong")
         return ConnectorResult.ok()
 
-    sink = Sink()
-    plugin = ConnectorPlugin("thing", audited)
-    async with Runtime(plugins=[sink, plugin], load_entrypoints=False) as runtime:
-        await runtime.execute_connector("thing", {"action": "go"}, user_id="u1", session_id="s1")
-    (event,) = sink.named("thing.step")
+    runtime = await jamey_runtime(ConnectorPlugin("thing", audited))
+    await runtime.execute_connector("thing", {"action": "go"}, user_id="u1", session_id="s1")
+    (event,) = jamey_audit_events.named("thing.step")
     assert event.outcome == "warning"
     assert (event.connector, event.action, event.user_id, event.session_id) == (
         "thing",
@@ -115,10 +113,12 @@ async def test_context_audit_events_are_stamped() -> None:
     assert dict(event.details) == {"size": 3, "secret": "***"}
     assert event.error == "went wrong"
     # the plugin's event comes before the call's own event
-    assert [e.event for e in sink.events] == ["thing.step", "connector.execute"]
+    assert [e.event for e in jamey_audit_events] == ["thing.step", "connector.execute"]
 
 
-async def test_annotate_adds_details_to_the_calls_own_event() -> None:
+async def test_annotate_adds_details_to_the_calls_own_event(
+    jamey_runtime: RuntimeFactory, jamey_audit_events: AuditEventList
+) -> None:
     def annotated(name: str, params: Mapping[str, str], ctx: ExecutionContext) -> object:
         ctx.annotate(agent="a1", attempts=2, api_key="k-canary")
         # the runtime's own entries are never replaced
@@ -126,11 +126,9 @@ async def test_annotate_adds_details_to_the_calls_own_event() -> None:
         ctx.annotate(error="not the call's error")
         return ConnectorResult.fail("real error", agents_contacted=["a1"])
 
-    sink = Sink()
-    plugin = ConnectorPlugin("thing", annotated)
-    async with Runtime(plugins=[sink, plugin], load_entrypoints=False) as runtime:
-        await runtime.execute_connector("thing", {"action": "go"})
-    (event,) = sink.events  # no event of its own: one line per call
+    runtime = await jamey_runtime(ConnectorPlugin("thing", annotated))
+    await runtime.execute_connector("thing", {"action": "go"})
+    (event,) = jamey_audit_events  # no event of its own: one line per call
     assert event.event == "connector.execute"
     assert event.details["agent"] == "a1"
     assert event.details["attempts"] == 2
@@ -142,12 +140,13 @@ async def test_annotate_adds_details_to_the_calls_own_event() -> None:
     assert list(event.details)[:3] == ["duration_ms", "params", "agents_contacted"]
 
 
-async def test_annotate_is_a_no_op_when_nobody_listens() -> None:
+async def test_annotate_and_audit_are_no_ops_when_nobody_listens() -> None:
     contexts: list[ExecutionContext] = []
 
     def annotated(name: str, params: Mapping[str, str], ctx: ExecutionContext) -> object:
         contexts.append(ctx)
         ctx.annotate(agent="a1")
+        ctx.audit("thing.step", outcome="info")
         return ConnectorResult.ok()
 
     plugin = ConnectorPlugin("thing", annotated)
@@ -156,11 +155,19 @@ async def test_annotate_is_a_no_op_when_nobody_listens() -> None:
     assert not contexts[0].auditing
 
 
-async def test_runtime_audit_outside_calls() -> None:
-    sink = Sink()
-    async with Runtime(plugins=[sink], load_entrypoints=False) as runtime:
-        runtime.audit("host.note", outcome="info", connector="thing", token="t", n=1, error="e")
-    (event,) = sink.named("host.note")
+async def test_context_is_auditing_when_a_sink_listens(jamey_runtime: RuntimeFactory) -> None:
+    plugin = ConnectorPlugin()
+    runtime = await jamey_runtime(plugin)
+    await runtime.execute_connector("thing", {})
+    assert plugin.calls[0][2].auditing
+
+
+async def test_runtime_audit_outside_calls(
+    jamey_runtime: RuntimeFactory, jamey_audit_events: AuditEventList
+) -> None:
+    runtime = await jamey_runtime()
+    runtime.audit("host.note", outcome="info", connector="thing", token="t", n=1, error="e")
+    (event,) = jamey_audit_events.named("host.note")
     assert event.outcome == "info"
     assert event.connector == "thing"
     assert event.action is None
@@ -169,17 +176,28 @@ async def test_runtime_audit_outside_calls() -> None:
     assert event.error == "e"
 
 
+async def test_an_error_detail_is_redacted_like_any_other(
+    jamey_runtime: RuntimeFactory, jamey_audit_events: AuditEventList
+) -> None:
+    runtime = await jamey_runtime()
+    runtime.audit("x.happened", outcome="info", error={"api_key": "SEKRET", "code": 7})
+    [event] = jamey_audit_events.named("x.happened")
+    assert event.error is not None
+    assert "SEKRET" not in event.error
+    assert "'code': 7" in event.error
+
+
 async def test_raising_sinks_break_neither_the_call_nor_other_sinks(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, jamey_audit_events: AuditEventList
 ) -> None:
     first, last = RaisingSink(), own_class(RaisingSink, "OtherRaisingSink")
-    good = Sink()
+    good = JameyTestingAuditRecorder(jamey_audit_events)
     plugins = [first, good, last, ConnectorPlugin()]
     with caplog.at_level(logging.ERROR, logger="jamey_host"):
         async with Runtime(plugins=plugins, load_entrypoints=False) as runtime:
             result = await runtime.execute_connector("thing", {})
     assert result.success
-    assert len(good.named("connector.execute")) == 1
+    assert len(jamey_audit_events.named("connector.execute")) == 1
     assert first.calls >= 1
     assert last.calls >= 1
     raised = [r for r in caplog.records if r.name == "jamey_host" and r.exc_info]
@@ -261,7 +279,7 @@ async def test_no_event_is_built_when_nobody_listens(monkeypatch: pytest.MonkeyP
     assert created == []
 
     # and the counter does count when a sink listens
-    async with Runtime(plugins=[Sink()], load_entrypoints=False) as rt:
+    async with Runtime(plugins=[JameyTestingAuditRecorder([])], load_entrypoints=False) as rt:
         rt.audit("host.note", outcome="info")
     assert created == ["host.note"]
 
@@ -273,6 +291,25 @@ def test_event_ids_unique_and_timestamps_utc() -> None:
     for event in events[:5]:
         assert event.timestamp.tzinfo is not None
         assert event.timestamp.utcoffset() == datetime.timedelta(0)
+
+
+def test_create_stamps_each_field_where_it_belongs() -> None:
+    event = AuditEvent.create(
+        "x.y",
+        outcome="info",
+        connector="c",
+        action="a",
+        user_id="the-user",
+        session_id="the-session",
+        error="e",
+    )
+    assert (event.connector, event.action, event.user_id, event.session_id, event.error) == (
+        "c",
+        "a",
+        "the-user",
+        "the-session",
+        "e",
+    )
 
 
 @pytest.mark.parametrize("outcome", ["success", "failure", "denied", "warning", "info"])

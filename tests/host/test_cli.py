@@ -143,30 +143,60 @@ def test_run_denied_by_capability(env: dict[str, str]) -> None:
     assert allowed.returncode == 0
 
 
-def test_plugin_contributed_subcommand(env: dict[str, str], tmp_path: Path) -> None:
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "fake_jamey_cmd.py").write_text(
-        textwrap.dedent(
-            """
-            from jamey_host import CliCommand
+class FakeSite:
+    """A directory on PYTHONPATH holding modules and one distribution's entry points."""
 
-            def _configure(parser):
-                parser.add_argument("--times", type=int, default=1)
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.root = root
+        self.entry_points: dict[str, list[str]] = {}
+        root.mkdir()
+        env["PYTHONPATH"] = str(root)
 
-            async def _run(args):
-                print(" ".join(["hello"] * args.times))
-                return 3
+    def module(self, name: str, source: str) -> None:
+        (self.root / f"{name}.py").write_text(textwrap.dedent(source))
 
-            HELLO = CliCommand(help="say hello from a plugin", run=_run, configure=_configure)
-            """
+    def entry_point(self, group: str, line: str) -> None:
+        self.entry_points.setdefault(group, []).append(line)
+        dist = self.root / "fake_jamey_dist-0.1.dist-info"
+        dist.mkdir(exist_ok=True)
+        (dist / "METADATA").write_text(
+            "Metadata-Version: 2.1\nName: fake-jamey-dist\nVersion: 0.1\n"
         )
-    )
-    dist = site / "fake_jamey_cmd-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-jamey-cmd\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[jamey_host.commands]\nhello = fake_jamey_cmd:HELLO\n")
-    env["PYTHONPATH"] = str(site)
+        (dist / "entry_points.txt").write_text(
+            "".join(
+                f"[{name}]\n" + "".join(f"{entry}\n" for entry in entries)
+                for name, entries in self.entry_points.items()
+            )
+        )
+
+
+@pytest.fixture
+def site(tmp_path: Path, env: dict[str, str]) -> FakeSite:
+    return FakeSite(tmp_path / "site", env)
+
+
+HELLO_COMMAND = """
+    import os
+    from jamey_host import CliCommand
+
+    if os.environ.get("IMPORT_LOG"):
+        with open(os.environ["IMPORT_LOG"], "a") as log:
+            log.write(__name__ + "\\n")
+
+    def _configure(parser):
+        parser.add_argument("--times", type=int, default=1)
+
+    async def _run(args):
+        print(" ".join(["hello"] * args.times))
+        return 3
+
+    COMMAND = CliCommand(help="say hello from a plugin", run=_run, configure=_configure)
+"""
+
+
+def test_plugin_contributed_subcommand(env: dict[str, str], site: FakeSite) -> None:
+    site.module("fake_jamey_cmd", HELLO_COMMAND)
+    site.entry_point("jamey_host.commands", "hello = fake_jamey_cmd:COMMAND")
     listed = jamey("--help", env=env)
     assert listed.returncode == 0
     assert "hello" in listed.stdout

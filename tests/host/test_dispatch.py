@@ -8,9 +8,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 import pytest
-from host_helpers import AsyncConnectorPlugin, ConnectorPlugin, Sink, spec
 
 from jamey_host import ConnectorResult, ExecutionContext, Runtime, RuntimeConfig, hookimpl
+from jamey_host.testing import AuditEventList, RuntimeFactory
+
+from .plugins import AsyncConnectorPlugin, ConnectorPlugin, spec
 
 
 async def test_sync_execute_connector() -> None:
@@ -148,37 +150,6 @@ async def test_result_metadata_is_redacted() -> None:
     assert result.metadata == {"agent_api_key": "***", "Auth_Token": "***", "agent": "a1"}
 
 
-async def test_context_fields() -> None:
-    plugin = ConnectorPlugin()
-    config = RuntimeConfig(connector_settings={"thing": {"timeout": "10"}, "other": {"x": "y"}})
-    async with Runtime(config, plugins=[plugin], load_entrypoints=False) as runtime:
-        await runtime.execute_connector(
-            "thing", {"action": "go", "a": "b"}, user_id="alice", session_id="s-1"
-        )
-        await runtime.execute_connector("thing", {})
-    (_, _, context), (_, _, bare) = plugin.calls
-    assert context.connector == "thing"
-    assert context.action == "go"
-    assert context.user_id == "alice"
-    assert context.session_id == "s-1"
-    assert dict(context.settings) == {"timeout": "10"}
-    assert isinstance(context.settings, Mapping)
-    with pytest.raises(TypeError):
-        context.settings["timeout"] = "99"  # type: ignore[index]
-    assert bare.action is None
-    assert bare.user_id is None
-    assert bare.session_id is None
-    for field in ("connector", "action", "user_id", "session_id", "settings", "auditing"):
-        with pytest.raises(AttributeError):
-            setattr(context, field, "changed")
-    with pytest.raises(AttributeError):
-        context.extra = 1  # type: ignore[attr-defined]
-    assert repr(context) == (
-        "ExecutionContext(connector='thing', action='go', user_id='alice', session_id='s-1', "
-        f"settings={context.settings!r})"
-    )
-
-
 async def test_params_passed_to_plugin_are_a_copy() -> None:
     def mutate(name: str, params: Mapping[str, str], ctx: ExecutionContext) -> object:
         params["injected"] = "yes"  # type: ignore[index]
@@ -222,17 +193,18 @@ async def test_connectors_and_config_of_runtime() -> None:
     assert Runtime().config == RuntimeConfig()
 
 
-async def test_two_plugins_with_the_same_connector_id_second_is_failed() -> None:
+async def test_two_plugins_with_the_same_connector_id_second_is_failed(
+    jamey_runtime: RuntimeFactory, jamey_audit_events: AuditEventList
+) -> None:
     first = ConnectorPlugin("dup", lambda n, p, c: ConnectorResult.ok("first"))
     second = AsyncConnectorPlugin("dup", lambda n, p, c: ConnectorResult.ok("second"))
-    sink = Sink()
-    async with Runtime(plugins=[sink, first, second], load_entrypoints=False) as runtime:
-        infos = {info.name: info for info in runtime.plugins()}
-        assert infos["ConnectorPlugin"].status == "active"
-        assert infos["AsyncConnectorPlugin"].status == "failed"
-        assert "dup" in (infos["AsyncConnectorPlugin"].error or "")
-        assert (await runtime.execute_connector("dup", {})).output == "first"
-    assert [e.details["plugin"] for e in sink.named("plugin.load_failed")] == [
+    runtime = await jamey_runtime(first, second)
+    infos = {info.name: info for info in runtime.plugins()}
+    assert infos["ConnectorPlugin"].status == "active"
+    assert infos["AsyncConnectorPlugin"].status == "failed"
+    assert "dup" in (infos["AsyncConnectorPlugin"].error or "")
+    assert (await runtime.execute_connector("dup", {})).output == "first"
+    assert [e.details["plugin"] for e in jamey_audit_events.named("plugin.load_failed")] == [
         "AsyncConnectorPlugin"
     ]
 

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from host_helpers import (
-    Approver,
-    AsyncApprover,
-    ConnectorPlugin,
-    RaisingApprover,
-    Sink,
-    own_class,
-)
 
 from jamey_host import ApprovalRequest, CapabilityLevel, Runtime, RuntimeConfig
+from jamey_host.testing import AuditEventList, RuntimeFactory
+
+from .plugins import Approver, AsyncApprover, ConnectorPlugin, RaisingApprover, own_class
 
 C = CapabilityLevel
 
@@ -26,16 +21,17 @@ def guarded_plugin() -> ConnectorPlugin:
 
 
 @pytest.mark.parametrize("level", [C.SYSTEM_ADMIN, C.SELF_MODIFY, C.FULL_ACCESS])
-async def test_default_config_denies_dangerous_levels(level: CapabilityLevel) -> None:
+async def test_default_config_denies_dangerous_levels(
+    level: CapabilityLevel, jamey_runtime: RuntimeFactory, jamey_audit_events: AuditEventList
+) -> None:
     plugin = ConnectorPlugin("danger", capability=level)
-    sink = Sink()
-    async with Runtime(plugins=[sink, plugin], load_entrypoints=False) as runtime:
-        result = await runtime.execute_connector("danger", {"action": "go"})
+    runtime = await jamey_runtime(plugin)
+    result = await runtime.execute_connector("danger", {"action": "go"})
     assert result.success is False
     assert len(result.errors) == 1
     assert result.errors[0].startswith("Capability denied:")
     assert plugin.calls == []
-    (event,) = sink.named("connector.execute")
+    (event,) = jamey_audit_events.named("connector.execute")
     assert event.outcome == "denied"
     assert event.connector == "danger"
 
@@ -69,15 +65,16 @@ async def test_capability_is_checked_before_approval() -> None:
     assert approver.requests == []
 
 
-async def test_approval_required_with_no_approver() -> None:
+async def test_approval_required_with_no_approver(
+    jamey_runtime: RuntimeFactory, jamey_audit_events: AuditEventList
+) -> None:
     plugin = guarded_plugin()
-    sink = Sink()
-    async with Runtime(plugins=[sink, plugin], load_entrypoints=False) as runtime:
-        result = await runtime.execute_connector("guarded", {})
+    runtime = await jamey_runtime(plugin)
+    result = await runtime.execute_connector("guarded", {})
     assert result.success is False
     assert result.errors[0].startswith("Approval required:")
     assert plugin.calls == []
-    assert [e.outcome for e in sink.named("connector.execute")] == ["denied"]
+    assert [e.outcome for e in jamey_audit_events.named("connector.execute")] == ["denied"]
 
 
 @pytest.mark.parametrize("approver_type", [Approver, AsyncApprover])

@@ -6,9 +6,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from host_helpers import ConnectorPlugin, Sink, spec
 
 from jamey_host import ConnectorResult, PluginError, Runtime, RuntimeConfig, hookimpl
+from jamey_host.testing import AuditEventList, JameyTestingAuditRecorder, RuntimeFactory
+
+from .plugins import AsyncConnectorPlugin, ConnectorPlugin, spec
 
 
 class Lifecycle:
@@ -85,18 +87,19 @@ class AsyncLifecycle:
         self.log.append("stop async_def")
 
 
-async def test_sync_and_async_startup_and_shutdown_run_in_order() -> None:
+async def test_sync_and_async_startup_and_shutdown_run_in_order(
+    recorder: JameyTestingAuditRecorder, jamey_audit_events: AuditEventList
+) -> None:
     log: list[str] = []
-    sink = Sink()
     plugins = [
-        sink,
+        recorder,
         Lifecycle("a", log),
         AsyncLifecycle(log),
     ]
     runtime = Runtime(plugins=plugins, load_entrypoints=False)
     async with runtime:
         assert log == ["start a", "start async_def"]
-        assert [e.event for e in sink.events] == ["async_def.started"]
+        assert [e.event for e in jamey_audit_events] == ["async_def.started"]
     assert log == ["start a", "start async_def", "stop async_def", "stop a"]
 
 
@@ -119,7 +122,9 @@ async def test_shutdown_in_reverse_order_of_startup() -> None:
 
 
 @pytest.mark.parametrize("is_async", [False, True])
-async def test_failed_startup_marks_plugin_failed_and_others_go_on(is_async: bool) -> None:
+async def test_failed_startup_marks_plugin_failed_and_others_go_on(
+    is_async: bool, recorder: JameyTestingAuditRecorder, jamey_audit_events: AuditEventList
+) -> None:
     log: list[str] = []
 
     class Good(Lifecycle):
@@ -131,9 +136,8 @@ async def test_failed_startup_marks_plugin_failed_and_others_go_on(is_async: boo
     class AlsoGood(Lifecycle):
         pass
 
-    sink = Sink()
     plugins = [
-        sink,
+        recorder,
         Good("good", log, connector="good"),
         Bad("bad", log, is_async=is_async, fail_startup=True, connector="bad"),
         AlsoGood("also", log, connector="also"),
@@ -148,7 +152,7 @@ async def test_failed_startup_marks_plugin_failed_and_others_go_on(is_async: boo
         gone = await runtime.execute_connector("bad", {})
         assert gone.errors == ["Connector not found: bad"]
         assert (await runtime.execute_connector("also", {})).success
-    failed = sink.named("plugin.load_failed")
+    failed = jamey_audit_events.named("plugin.load_failed")
     assert len(failed) == 1
     assert failed[0].details["plugin"].endswith(".Bad")
     assert failed[0].outcome == "failure"
@@ -292,11 +296,12 @@ async def test_register_plugin_with_taken_connector_id_raises() -> None:
         assert [i.name for i in runtime.plugins() if i.status == "active"] == ["ConnectorPlugin"]
 
 
-async def test_unregister_plugin_runs_shutdown_and_removes_connectors() -> None:
+async def test_unregister_plugin_runs_shutdown_and_removes_connectors(
+    recorder: JameyTestingAuditRecorder,
+) -> None:
     log: list[str] = []
-    sink = Sink()
     plugin = Lifecycle("a", log, connector="thing")
-    async with Runtime(plugins=[sink, plugin], load_entrypoints=False) as runtime:
+    async with Runtime(plugins=[recorder, plugin], load_entrypoints=False) as runtime:
         assert (await runtime.execute_connector("thing", {})).success
         runtime.unregister_plugin("Lifecycle")
         assert runtime.connectors() == []
@@ -336,11 +341,37 @@ async def test_unregister_during_async_startup_still_shuts_down() -> None:
     assert log == ["starting", "started", "stopped"]
 
 
-async def test_runtime_audit_from_startup_reaches_sinks() -> None:
+async def test_runtime_audit_from_startup_reaches_sinks(
+    jamey_runtime: RuntimeFactory, jamey_audit_events: AuditEventList
+) -> None:
     log: list[str] = []
-    sink = Sink()
-    async with Runtime(plugins=[sink, AsyncLifecycle(log)], load_entrypoints=False):
-        pass
-    (event,) = sink.named("async_def.started")
+    await jamey_runtime(AsyncLifecycle(log))
+    (event,) = jamey_audit_events.named("async_def.started")
     assert event.outcome == "info"
     assert event.connector is None
+
+
+class FailsToStart:
+    def __init__(self) -> None:
+        self.inner = AsyncConnectorPlugin("fragile")
+
+    @hookimpl
+    def register_connectors(self) -> list[object]:
+        return self.inner.register_connectors()
+
+    @hookimpl
+    def execute_connector(self) -> ConnectorResult:
+        return ConnectorResult.ok()
+
+    @hookimpl
+    def runtime_startup(self) -> None:
+        raise OSError("disk full")
+
+
+async def test_a_connector_of_a_plugin_that_failed_to_start_says_why_in_warnings(
+    jamey_runtime: RuntimeFactory,
+) -> None:
+    runtime = await jamey_runtime(FailsToStart())
+    result = await runtime.execute_connector("fragile", {"action": "go"})
+    assert result.errors == ["Connector not found: fragile"]
+    assert result.warnings == ["plugin 'FailsToStart' failed to start: disk full"]

@@ -6,7 +6,6 @@ import json
 import logging
 
 import pytest
-from host_helpers import TEST_PLUGINS, Sink
 
 from jamey_host import (
     AUDIT_LOGGER_NAME,
@@ -16,6 +15,9 @@ from jamey_host import (
     Runtime,
     RuntimeConfig,
 )
+from jamey_host.testing import AuditEventList, RuntimeFactory
+
+from .plugins import TEST_PLUGINS
 
 FAILED = {"broken_import", "broken_invalid_spec", "broken_unknown_hook", "shadow_echo"}
 
@@ -63,11 +65,11 @@ async def test_echo_keeps_its_id_and_shadow_is_never_called() -> None:
     assert json.loads(result.output) == {"action": "echo", "x": "1"}
 
 
-async def test_each_load_failure_reaches_a_plugin_sink() -> None:
-    sink = Sink()
-    async with Runtime(RuntimeConfig(load_plugins=TEST_PLUGINS), plugins=[sink]):
-        pass
-    failed = sink.named("plugin.load_failed")
+async def test_each_load_failure_reaches_a_plugin_sink(
+    jamey_runtime: RuntimeFactory, jamey_audit_events: AuditEventList
+) -> None:
+    await jamey_runtime(load_entrypoints=True, config=RuntimeConfig(load_plugins=TEST_PLUGINS))
+    failed = jamey_audit_events.named("plugin.load_failed")
     assert sorted(e.details["plugin"] for e in failed) == sorted(FAILED)
     assert all(e.outcome == "failure" and e.error for e in failed)
 
@@ -146,17 +148,18 @@ async def test_class_entry_point_instantiated_once_per_runtime() -> None:
     assert again_first.metadata == {"count": "4"}
 
 
-async def test_examples_end_to_end() -> None:
-    sink = Sink()
+async def test_examples_end_to_end(
+    jamey_runtime: RuntimeFactory, jamey_audit_events: AuditEventList
+) -> None:
     config = RuntimeConfig(
         load_plugins={"example_echo", "example_async"},
         connector_settings={"echo": {"a": "1", "b": "2"}},
     )
-    async with Runtime(config, plugins=[sink]) as runtime:
-        echo = await runtime.execute_connector("echo", {"action": "echo", "x": "1"}, user_id="u")
-        unknown = await runtime.execute_connector("echo", {"action": "shout"})
-        counter = await runtime.execute_connector("counter", {"action": "increment"})
-        admin = await runtime.execute_connector("admin_tool", {"action": "reboot"}, user_id="root")
+    runtime = await jamey_runtime(load_entrypoints=True, config=config)
+    echo = await runtime.execute_connector("echo", {"action": "echo", "x": "1"}, user_id="u")
+    unknown = await runtime.execute_connector("echo", {"action": "shout"})
+    counter = await runtime.execute_connector("counter", {"action": "increment"})
+    admin = await runtime.execute_connector("admin_tool", {"action": "reboot"}, user_id="root")
     assert echo.success
     assert echo.json() == {"action": "echo", "x": "1"}
     assert echo.metadata == {"settings": "2"}
@@ -164,11 +167,11 @@ async def test_examples_end_to_end() -> None:
     assert counter.output == "1"
     assert admin.success is False
     assert admin.errors[0].startswith("Capability denied:")
-    (called,) = sink.named("echo.called")
+    (called,) = jamey_audit_events.named("echo.called")
     assert called.connector == "echo"
     assert called.user_id == "u"
     assert called.details["size"] == 2
-    assert len(sink.named("example_async.started")) == 1
+    assert len(jamey_audit_events.named("example_async.started")) == 1
 
 
 async def test_admin_tool_approval_with_capability_granted() -> None:

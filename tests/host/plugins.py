@@ -1,4 +1,8 @@
-"""Small plugin objects shared by the host tests (imported by the test modules)."""
+"""Small plugin objects for the host tests: ``from .plugins import ConnectorPlugin``.
+
+Audit events are collected with the fixtures jamey_host ships (``jamey_runtime`` and
+``jamey_audit_events``), or with its recorder when a test builds its own ``Runtime``.
+"""
 
 from __future__ import annotations
 
@@ -88,20 +92,6 @@ class AsyncConnectorPlugin(ConnectorPlugin):
         if isinstance(answer, Awaitable):
             return await answer
         return answer
-
-
-class Sink:
-    """An audit_event sink collecting every event."""
-
-    def __init__(self) -> None:
-        self.events: list[AuditEvent] = []
-
-    @hookimpl
-    def audit_event(self, event: AuditEvent) -> None:
-        self.events.append(event)
-
-    def named(self, name: str) -> list[AuditEvent]:
-        return [e for e in self.events if e.event == name]
 
 
 class RaisingSink:

@@ -1,13 +1,11 @@
-"""ConnectorSpec validation, ConnectorResult and PluginInfo (contract section 2)."""
+"""ConnectorSpec validation, capability levels and PluginInfo (contract section 2)."""
 
 from __future__ import annotations
-
-import json
 
 import attrs
 import pytest
 
-from jamey_host import CapabilityLevel, ConnectorResult, ConnectorSpec, PluginInfo
+from jamey_host import CapabilityLevel, ConnectorSpec, PluginInfo
 
 
 def make(**overrides: object) -> ConnectorSpec:
@@ -101,71 +99,6 @@ def test_capability_levels_have_contract_values() -> None:
         "AGENT_ORCHESTRATION": "agent_orchestration",
         "FULL_ACCESS": "full_access",
     }
-
-
-def test_result_ok_defaults() -> None:
-    result = ConnectorResult.ok('{"a": 1}')
-    assert result.success is True
-    assert result.output == '{"a": 1}'
-    assert result.errors == []
-    assert result.warnings == []
-    assert result.metadata == {}
-    assert result.agents_contacted == []
-    assert result.json() == {"a": 1}
-
-
-def test_result_fail_keeps_errors_in_order_and_fields() -> None:
-    result = ConnectorResult.fail("first", "second", warnings=["w"], agents_contacted=["a1"])
-    assert result.success is False
-    assert result.output == ""
-    assert result.errors == ["first", "second"]
-    assert result.warnings == ["w"]
-    assert result.agents_contacted == ["a1"]
-
-
-def test_result_json_raises_on_non_json_output() -> None:
-    with pytest.raises(json.JSONDecodeError):
-        ConnectorResult.ok("not json").json()
-
-
-def test_result_field_types_are_lists_and_dicts_of_str() -> None:
-    result = ConnectorResult(
-        True, "x", errors=("e",), warnings=("w",), metadata={"n": 1}, agents_contacted=("a",)
-    )
-    assert type(result.errors) is list
-    assert type(result.warnings) is list
-    assert type(result.agents_contacted) is list
-    assert type(result.metadata) is dict
-    assert result.metadata == {"n": "1"}
-
-
-def test_result_is_mutable_and_defaults_not_shared() -> None:
-    first = ConnectorResult.ok()
-    first.errors.append("changed")
-    first.output = "new"
-    assert ConnectorResult.ok().errors == []
-    assert first.output == "new"
-
-
-def test_result_output_must_be_str() -> None:
-    with pytest.raises(TypeError):
-        ConnectorResult(True, 42)  # type: ignore[arg-type]
-
-
-def test_result_to_dict_has_the_six_fields() -> None:
-    result = ConnectorResult.ok("o", metadata={"k": "v"}, agents_contacted=["a"])
-    data = result.to_dict()
-    assert data == {
-        "success": True,
-        "output": "o",
-        "errors": [],
-        "warnings": [],
-        "metadata": {"k": "v"},
-        "agents_contacted": ["a"],
-    }
-    data["errors"].append("x")
-    assert result.errors == []
-    assert json.loads(json.dumps(data)) == data
 
 
 def test_plugin_info_fields_and_to_dict() -> None:

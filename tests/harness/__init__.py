@@ -1,0 +1,1 @@
+"""Tests of what jamey-host ships to connector authors: the fixtures and the ConnectorContract."""

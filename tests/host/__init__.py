@@ -1,0 +1,1 @@
+"""Tests of the jamey_host runtime, its command line and its configuration."""
