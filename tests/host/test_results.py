@@ -72,3 +72,43 @@ def test_result_to_dict_has_the_six_fields() -> None:
     data["errors"].append("x")
     assert result.errors == []
     assert json.loads(json.dumps(data)) == data
+
+
+def test_result_copies_the_lists_and_dicts_it_is_given() -> None:
+    errors, warnings, contacted = ["e"], ["w"], ["a1"]
+    metadata = {"k": "v"}
+    result = ConnectorResult(
+        False, errors=errors, warnings=warnings, metadata=metadata, agents_contacted=contacted
+    )
+    assert result.errors is not errors
+    assert result.warnings is not warnings
+    assert result.metadata is not metadata
+    assert result.agents_contacted is not contacted
+    errors.append("later")
+    warnings.append("later")
+    metadata["k"] = "changed"
+    contacted.append("a2")
+    assert result.errors == ["e"]
+    assert result.warnings == ["w"]
+    assert result.metadata == {"k": "v"}
+    assert result.agents_contacted == ["a1"]
+
+
+def test_result_fields_assigned_later_are_copied_and_normalised_too() -> None:
+    result = ConnectorResult.ok()
+    errors = ["e"]
+    result.errors = errors
+    result.metadata = {"n": 1}  # type: ignore[dict-item]
+    assert result.errors is not errors
+    assert result.metadata == {"n": "1"}
+    with pytest.raises(TypeError):
+        result.output = 42  # type: ignore[assignment]
+
+
+def test_ok_and_fail_copy_their_fields() -> None:
+    metadata = {"k": "v"}
+    ok = ConnectorResult.ok("o", metadata=metadata)
+    assert ok.metadata is not metadata
+    warnings = ["w"]
+    failed = ConnectorResult.fail("e", warnings=warnings)
+    assert failed.warnings is not warnings
