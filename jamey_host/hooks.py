@@ -27,7 +27,7 @@ def _positional(impl: pluggy.HookImpl, argnames: tuple[str, ...]) -> Callable[..
     function = impl.function
     if not impl.argnames:
         return lambda *args: function()
-    # itemgetter picks in C: this adapter runs on every call of a connector.
+    # itemgetter rather than a comprehension: this adapter sits between every call and its plugin.
     pick = operator.itemgetter(*(argnames.index(name) for name in impl.argnames))
     if len(impl.argnames) == 1:
         return lambda *args: function(pick(args))
@@ -50,11 +50,18 @@ class PluginHooks:
             self._pm.register(plugin, name=name)
             self._pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            if self._pm.has_plugin(name):
-                self._pm.unregister(name=name)
+            self.unregister(name)
             raise PluginError(str(exc)) from None
         except ValueError as exc:  # the same object registered twice under another name
             raise PluginError(str(exc)) from None
+        wrappers = self._wrapper_hooks(name)
+        if wrappers:
+            self.unregister(name)
+            raise PluginError(
+                f"hook wrappers are not supported ({', '.join(wrappers)}): the runtime calls "
+                "each implementation itself, so that async ones are awaited, and would never "
+                "enter one marked wrapper=True or hookwrapper=True; implement the hook plainly"
+            )
 
     def unregister(self, name: str) -> None:
         if self._pm.has_plugin(name):
@@ -107,6 +114,16 @@ class PluginHooks:
         impls = getattr(self._pm.hook, hook).get_hookimpls()
         # pluggy calls the last registered first; keep that order for first-answer hooks.
         return [(impl.plugin_name, _positional(impl, argnames)) for impl in reversed(impls)]
+
+    def _wrapper_hooks(self, plugin_name: str) -> list[str]:
+        """The hooks that one plugin implements as a pluggy wrapper."""
+        plugin = self._pm.get_plugin(plugin_name)
+        return sorted(
+            caller.name
+            for caller in self._pm.get_hookcallers(plugin) or ()
+            for impl in caller.get_hookimpls()
+            if impl.plugin_name == plugin_name and (impl.wrapper or impl.hookwrapper)
+        )
 
     def _impl(self, hook: str, plugin_name: str) -> pluggy.HookImpl | None:
         for impl in getattr(self._pm.hook, hook).get_hookimpls():
