@@ -1,14 +1,15 @@
 """jamey-host: a small runtime in which connectors are pluggy plugins.
 
 Host applications use :class:`Runtime` and :class:`RuntimeConfig`; connector plugins use
-:data:`hookimpl` and the result and spec types. Everything public is re-exported here.
+:data:`hookimpl` and the result and spec types. Everything public is re-exported here; the
+``jamey`` command itself (:mod:`jamey_host.cli`) is not imported by ``import jamey_host``.
 """
 
 from __future__ import annotations
 
 from jamey_host.audit import AUDIT_LOGGER_NAME, AuditEvent
 from jamey_host.capabilities import DEFAULT_CAPABILITIES, CapabilityLevel
-from jamey_host.cli import CliCommand
+from jamey_host.commands import CliCommand
 from jamey_host.config import (
     HOME_VAR,
     SECRET_KEY_VAR,

@@ -9,12 +9,13 @@ import inspect
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TextIO
 
 import attrs
 
 from jamey_host.audit import AUDIT_LOGGER_NAME
+from jamey_host.commands import CliCommand
 from jamey_host.config import ConfigError, RuntimeConfig, default_state_dir
 from jamey_host.hooks import PluginError
 from jamey_host.markers import COMMANDS_ENTRY_POINT_GROUP
@@ -24,25 +25,6 @@ USAGE_ERROR = 2
 
 class UsageError(Exception):
     """A command line that cannot be run as given (exit status 2)."""
-
-
-@attrs.frozen
-class CliCommand:
-    """A subcommand that a plugin adds to ``jamey`` through the ``jamey_host.commands`` group.
-
-    The entry point's name is the subcommand's name; its target is a ``CliCommand``::
-
-        [project.entry-points."jamey_host.commands"]
-        demo = "my_plugin.demo:DEMO_COMMAND"
-
-    ``run`` receives the parsed arguments and returns the exit status (or an awaitable of it,
-    run with ``asyncio.run``). ``configure`` adds the subcommand's own arguments.
-    """
-
-    help: str
-    run: Callable[[argparse.Namespace], int | Awaitable[int]]
-    configure: Callable[[argparse.ArgumentParser], None] | None = None
-    description: str | None = None
 
 
 def _plugin_commands(stderr: TextIO) -> dict[str, CliCommand]:
