@@ -19,6 +19,7 @@ from jamey_host.config import (
     setting_variable,
 )
 from jamey_host.context import ExecutionContext
+from jamey_host.durations import elapsed_ms
 from jamey_host.gating import ApprovalRequest
 from jamey_host.hooks import PluginError
 from jamey_host.markers import hookimpl, hookspec
@@ -47,6 +48,7 @@ __all__ = [
     "Runtime",
     "RuntimeConfig",
     "default_state_dir",
+    "elapsed_ms",
     "hookimpl",
     "hookspec",
     "parse_flag",

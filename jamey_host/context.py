@@ -2,76 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, final
 
+import attrs
+
 from jamey_host.audit import AuditEvent, Outcome
-
-#: Delivers an event to the runtime's sinks; ``None`` when no sink would read it.
-EventEmitter = Callable[[AuditEvent], None]
+from jamey_host.call_audit import CallAudit
 
 
+# Frozen, not merely typed Final: the connector is handed this object, and must not be able to
+# relabel the events it emits (a changed user_id would mislabel the audit trail).
 @final
+@attrs.frozen(kw_only=True, eq=False)
 class ExecutionContext:
-    """The context of one ``execute_connector`` call, handed to the connector. Read-only.
+    """The context of one ``execute_connector`` call, handed to the connector. Read-only."""
 
-    ``settings`` are this connector's settings from :class:`~jamey_host.RuntimeConfig`, read-only.
-    """
-
-    # A plain slotted class with read-only properties, not a frozen attrs class: one context is
-    # built for every call, and a frozen class pays an object.__setattr__ call per field.
-    __slots__ = ("_action", "_connector", "_emit", "_notes", "_session_id", "_settings", "_user_id")
-
-    def __init__(
-        self,
-        connector: str,
-        action: str | None,
-        user_id: str | None,
-        session_id: str | None,
-        settings: Mapping[str, str],
-        emit: EventEmitter | None = None,
-        notes: dict[str, Any] | None = None,
-    ) -> None:
-        """``emit`` delivers events (``None``: nobody listens); ``notes`` collects annotations."""
-        self._connector = connector
-        self._action = action
-        self._user_id = user_id
-        self._session_id = session_id
-        self._settings = settings
-        self._emit = emit
-        self._notes = notes
-
-    @property
-    def connector(self) -> str:
-        """The connector id being called."""
-        return self._connector
-
-    @property
-    def action(self) -> str | None:
-        """The ``action`` param, or ``None``."""
-        return self._action
-
-    @property
-    def user_id(self) -> str | None:
-        """Who is calling, as the host said."""
-        return self._user_id
-
-    @property
-    def session_id(self) -> str | None:
-        """The host's session, if it gave one."""
-        return self._session_id
-
-    @property
-    def settings(self) -> Mapping[str, str]:
-        """This connector's settings, read-only."""
-        return self._settings
-
-    def __repr__(self) -> str:
-        return (
-            f"ExecutionContext(connector={self._connector!r}, action={self._action!r}, "
-            f"user_id={self._user_id!r}, session_id={self._session_id!r}, "
-            f"settings={self._settings!r})"
-        )
+    #: The connector id being called.
+    connector: str
+    #: The ``action`` param, or ``None``.
+    action: str | None
+    #: Who is calling, as the host said.
+    user_id: str | None
+    #: The host's session, if it gave one.
+    session_id: str | None
+    #: This connector's settings from :class:`~jamey_host.RuntimeConfig`, read-only.
+    settings: Mapping[str, str]
+    # The call's audit trail; None when no sink listens.
+    _call_audit: CallAudit | None = attrs.field(default=None, repr=False, alias="call_audit")
 
     @property
     def auditing(self) -> bool:
@@ -82,7 +40,7 @@ class ExecutionContext:
             if context.auditing:
                 context.audit("task.sent", outcome="success", origin=url.origin())
         """
-        return self._emit is not None
+        return self._call_audit is not None
 
     def annotate(self, **details: Any) -> None:
         """Add ``details`` to this call's own ``connector.execute`` event.
@@ -95,20 +53,20 @@ class ExecutionContext:
 
             context.annotate(agent_id="a1", attempts=2)
         """
-        if self._notes is not None:
-            self._notes.update(details)
+        if self._call_audit is not None:
+            self._call_audit.annotate(details)
 
     def audit(self, event: str, *, outcome: Outcome, **details: Any) -> None:
         """Emit an audit event stamped with this call's connector, action, user and session.
 
         ``details`` are redacted before any sink sees them; an ``error`` detail becomes the
-        event's ``error`` field::
+        event's ``error`` field. A no-op when no sink listens::
 
             context.audit("agent.registered", outcome="success", agent_id="a1")
         """
-        if self._emit is None:
+        if self._call_audit is None:
             return
-        self._emit(
+        self._call_audit.emit(
             AuditEvent.create(
                 event,
                 outcome=outcome,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable
 from typing import Any, Final, final
 
 from jamey_host.audit import AuditEvent, JsonLinesAuditLog
@@ -19,25 +18,26 @@ AUDIT_LOG_PLUGIN: Final = "jamey_host.audit_log"
 
 @final
 class AuditFanout:
-    """The sinks of one runtime, cached between plugin changes.
+    """The sinks of one runtime, read again whenever its plugins change.
 
     pluggy would stop a hook call at the first implementation that raises, so each sink is
     called on its own: one broken sink is logged and never silences another, nor breaks a call.
+    An async sink's answer runs as a task, which :meth:`close` waits for.
     """
 
-    def __init__(self, hooks: PluginHooks, track: Callable[[asyncio.Future[Any]], None]) -> None:
+    def __init__(self, hooks: PluginHooks) -> None:
         self._hooks = hooks
-        self._track = track
         self._audit_log = JsonLinesAuditLog()
-        self._audit_logger = self._audit_log.logger
         self._sinks: list[NamedImpl] = []
         self._plugin_sinks = False
+        # The tasks of async sinks still writing, with the name of the plugin of each.
+        self._writing: dict[asyncio.Future[Any], str] = {}
         hooks.register(self._audit_log, AUDIT_LOG_PLUGIN)
         self.refresh()
 
     def wanted(self) -> bool:
         """Whether an event emitted now would be read: a plugin sink, or the audit log enabled."""
-        return self._plugin_sinks or self._audit_logger.isEnabledFor(logging.INFO)
+        return self._plugin_sinks or self._audit_log.enabled()
 
     def emit(self, event: AuditEvent) -> None:
         """Give ``event`` to every sink; an async sink's answer is awaited in the background."""
@@ -45,7 +45,7 @@ class AuditFanout:
             try:
                 answer = sink(event)
                 if answer is not None and inspect.isawaitable(answer):
-                    self._track(asyncio.ensure_future(answer))
+                    self._track(asyncio.ensure_future(answer), plugin_name)
             except Exception:
                 log.exception("audit_event of plugin %r raised; other sinks still run", plugin_name)
 
@@ -53,3 +53,21 @@ class AuditFanout:
         """Read the sinks again (after a plugin was registered or unregistered)."""
         self._sinks = self._hooks.audit_sinks()
         self._plugin_sinks = any(name != AUDIT_LOG_PLUGIN for name, _ in self._sinks)
+
+    async def close(self) -> None:
+        """Wait for the async sinks still writing."""
+        while self._writing:
+            await asyncio.wait(list(self._writing))
+
+    def _track(self, task: asyncio.Future[Any], plugin_name: str) -> None:
+        self._writing[task] = plugin_name
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Future[Any]) -> None:
+        plugin_name = self._writing.pop(task, "?")
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "audit_event of plugin %r raised; other sinks still run",
+                plugin_name,
+                exc_info=task.exception(),
+            )

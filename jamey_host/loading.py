@@ -76,6 +76,13 @@ def instantiate(target: object) -> object:
     return target
 
 
+def plugin_version(plugin: object) -> str | None:
+    """The ``__version__`` of a plugin object given in code (an entry point's comes from its
+    distribution)."""
+    version = getattr(plugin, "__version__", None)
+    return version if isinstance(version, str) else None
+
+
 def default_plugin_name(plugin: object) -> str:
     """The name a plugin object is registered under when none is given."""
     if isinstance(plugin, ModuleType):

@@ -37,7 +37,9 @@ from jamey_host import (
     hookimpl,
     redact,
 )
+from jamey_host.call_audit import CallAudit
 from jamey_host.hookspecs import JameyHostSpec
+from jamey_host.loading import instantiate
 from jamey_host.markers import PROJECT_NAME
 from jamey_host.testing.plugin import AuditEventList, RuntimeFactory
 
@@ -381,7 +383,7 @@ class ConnectorContract:
                 "plugin (a module, an instance or a class)",
                 pytrace=False,
             )
-        return plugin() if isinstance(plugin, type) else plugin
+        return instantiate(plugin)
 
     def _jamey_connector_id(self) -> str:
         connector_id = getattr(self, "connector_id", None)
@@ -527,7 +529,7 @@ class ConnectorContract:
             user_id=_USER,
             session_id=_SESSION,
             settings=MappingProxyType(dict(runtime.settings_for(connector_id))),
-            emit=emit,
+            call_audit=None if emit is None else CallAudit(emit),
         )
         raised: Exception | None = None
         timed_out = False

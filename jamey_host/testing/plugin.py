@@ -21,6 +21,7 @@ import attrs
 import pytest
 
 from jamey_host import AuditEvent, CapabilityLevel, Runtime, RuntimeConfig, hookimpl
+from jamey_host.loading import instantiate
 
 _async_fixture: Callable[..., Any]
 try:
@@ -117,7 +118,7 @@ async def jamey_runtime(jamey_audit_events: AuditEventList) -> AsyncIterator[Run
         load_entrypoints: bool = False,
         config: RuntimeConfig | None = None,
     ) -> Runtime:
-        objects = [plugin() if isinstance(plugin, type) else plugin for plugin in plugins]
+        objects = [instantiate(plugin) for plugin in plugins]  # a failing class raises here
         runtime = Runtime(
             _runtime_config(config, capabilities, settings),
             plugins=[JameyTestingAuditRecorder(jamey_audit_events), *objects],

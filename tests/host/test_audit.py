@@ -162,6 +162,13 @@ async def test_context_is_auditing_when_a_sink_listens(jamey_runtime: RuntimeFac
     assert plugin.calls[0][2].auditing
 
 
+def test_duration_ms_is_milliseconds_to_the_microsecond() -> None:
+    started = 100.0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("time.perf_counter", lambda: 100.0123456)
+        assert jamey_host.elapsed_ms(started) == 12.346
+
+
 async def test_runtime_audit_outside_calls(
     jamey_runtime: RuntimeFactory, jamey_audit_events: AuditEventList
 ) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 
 import pytest
 
-from jamey_host import Runtime, RuntimeConfig
+from jamey_host import AuditEvent, ExecutionContext, Runtime, RuntimeConfig
+from jamey_host.call_audit import CallAudit
 
 from .plugins import ConnectorPlugin
 
@@ -40,3 +42,37 @@ async def test_context_fields() -> None:
         "ExecutionContext(connector='thing', action='go', user_id='alice', session_id='s-1', "
         f"settings={context.settings!r})"
     )
+
+
+def test_context_fields_are_given_by_name() -> None:
+    with pytest.raises(TypeError):
+        ExecutionContext("thing", "go", "alice", "s-1", {})  # type: ignore[misc]
+
+
+def test_a_context_built_by_hand_audits_through_its_call_audit() -> None:
+    events: list[AuditEvent] = []
+    context = ExecutionContext(
+        connector="thing",
+        action="go",
+        user_id="alice",
+        session_id="s-1",
+        settings=MappingProxyType({}),
+        call_audit=CallAudit(events.append),
+    )
+    assert context.auditing
+    context.audit("thing.step", outcome="info", n=1)
+    (event,) = events
+    assert (event.connector, event.action, event.user_id, event.session_id) == (
+        "thing",
+        "go",
+        "alice",
+        "s-1",
+    )
+    assert dict(event.details) == {"n": 1}
+    silent = ExecutionContext(
+        connector="thing", action=None, user_id=None, session_id=None, settings={}
+    )
+    assert not silent.auditing
+    silent.audit("thing.step", outcome="info")
+    silent.annotate(n=1)
+    assert len(events) == 1

@@ -1,0 +1,226 @@
+"""One connector call through the host, from the caller's params to its ``connector.execute`` event.
+
+:meth:`Dispatcher.execute` is the whole path of a call, read from top to bottom:
+
+1. the params are checked: a mapping of ``str`` to ``str``;
+2. the connector is looked up (unknown: ``Connector not found``);
+3. gating: the connector's capability level must be granted; then, if its spec requires approval,
+   an ``approve_execution`` implementation must answer True;
+4. a plugin registered into a running runtime must have finished its startup;
+5. the required params of the action (the one place where action specs will be checked);
+6. the plugin's own ``execute_connector``, awaited if async: what it raises, or returns that is
+   not a ``ConnectorResult``, becomes a failed result;
+7. whatever the end, cancellation included, the call's one ``connector.execute`` audit event.
+
+The caller never gets an exception for a failure of the call itself, only a failed result; a
+cancellation goes on after being audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Mapping
+from typing import Final, final
+
+from jamey_host.audit import Outcome
+from jamey_host.call_audit import CallAudit
+from jamey_host.capabilities import CapabilityLevel
+from jamey_host.context import ExecutionContext
+from jamey_host.fanout import AuditFanout
+from jamey_host.gating import ApprovalRequest, approval_refusal, capability_refusal
+from jamey_host.hooks import PluginHooks
+from jamey_host.lifecycle import PluginLifecycle
+from jamey_host.plugin_record import ConnectorRecord
+from jamey_host.redaction import has_secret_key, redact
+from jamey_host.results import ConnectorResult
+
+log = logging.getLogger("jamey_host")
+
+NOT_RUNNING: Final = "Runtime is not running: use 'async with Runtime(...)'"
+CANCELLED: Final = "Cancelled before it finished"
+
+
+@final
+class Dispatcher:
+    """Runs the connector calls of one runtime, and knows how many are under way."""
+
+    def __init__(
+        self,
+        *,
+        plugins: PluginLifecycle,
+        hooks: PluginHooks,
+        fanout: AuditFanout,
+        granted: frozenset[CapabilityLevel],
+    ) -> None:
+        self._plugins = plugins
+        self._hooks = hooks
+        self._fanout = fanout
+        self._granted = granted
+        self._accepting = False
+        self._in_flight = 0
+        # Set by drain() when it has to wait; the last call to finish resolves it.
+        self._drained: asyncio.Future[None] | None = None
+
+    def open(self) -> None:
+        """Accept calls from now on."""
+        self._accepting = True
+
+    async def drain(self, grace: float) -> None:
+        """Refuse new calls, and give the calls under way up to ``grace`` seconds to finish."""
+        self._accepting = False
+        if self._in_flight:
+            self._drained = asyncio.get_running_loop().create_future()
+            await asyncio.wait([self._drained], timeout=grace)
+
+    async def execute(
+        self,
+        name: str,
+        params: Mapping[str, str],
+        *,
+        user_id: str | None,
+        session_id: str | None,
+    ) -> ConnectorResult:
+        """One call, audited whatever its end; every failure of the call comes back as a result."""
+        # The call's audit trail; None when no sink listens, and then nothing of it is computed.
+        call_audit = CallAudit(self._fanout.emit) if self._fanout.wanted() else None
+        action: str | None = None
+        outcome: Outcome = "failure"
+        result: ConnectorResult
+        self._in_flight += 1
+        try:
+            problem = params_problem(params)
+            if problem is not None:
+                result = ConnectorResult.fail(problem)
+            else:
+                action = params.get("action")
+                result, outcome = await self._call(
+                    name,
+                    params,
+                    action=action,
+                    user_id=user_id,
+                    session_id=session_id,
+                    call_audit=call_audit,
+                )
+        except Exception as exc:  # a bug of the runtime itself must still not reach the caller
+            log.exception("execute_connector(%r) failed inside the runtime", name)
+            result = ConnectorResult.fail(
+                f"Internal error while calling {name}: {type(exc).__name__}"
+            )
+        except BaseException:  # the caller was cancelled: it gets the CancelledError
+            result = ConnectorResult.fail(CANCELLED)
+            raise
+        finally:
+            self._ended()
+            if call_audit is not None:
+                call_audit.finish(
+                    connector=name if isinstance(name, str) else repr(name),
+                    action=action,
+                    user_id=user_id,
+                    session_id=session_id,
+                    params=params,
+                    result=result,
+                    outcome=outcome,
+                )
+        return result
+
+    async def _call(
+        self,
+        name: str,
+        params: Mapping[str, str],
+        *,
+        action: str | None,
+        user_id: str | None,
+        session_id: str | None,
+        call_audit: CallAudit | None,
+    ) -> tuple[ConnectorResult, Outcome]:
+        """Steps 2 to 6 of a call whose params are well formed."""
+        if not self._accepting:
+            return ConnectorResult.fail(NOT_RUNNING), "failure"
+        connector = self._plugins.connector(name) if isinstance(name, str) else None
+        if connector is None:
+            return self._cannot_call(name), "failure"
+
+        refusal = capability_refusal(connector.spec, self._granted)
+        if refusal is None and connector.spec.requires_approval:
+            request = ApprovalRequest(
+                connector=name,
+                action=action,
+                params=redact(params),
+                user_id=user_id,
+                session_id=session_id,
+            )
+            refusal = await approval_refusal(self._hooks, request)
+        if refusal is not None:
+            return ConnectorResult.fail(refusal), "denied"
+
+        starting = connector.plugin.starting
+        if starting is not None and starting is not asyncio.current_task():
+            await asyncio.wait([starting])  # never raises, and never cancels the startup
+            if self._plugins.connector(name) is not connector:  # its startup failed meanwhile
+                return self._cannot_call(name), "failure"
+
+        # Required params: checked here, before the plugin is called, once actions declare them.
+
+        context = ExecutionContext(
+            connector=name,
+            action=action,
+            user_id=user_id,
+            session_id=session_id,
+            settings=connector.settings,
+            call_audit=call_audit,
+        )
+        return await self._run_plugin(connector, name, params, context)
+
+    async def _run_plugin(
+        self,
+        connector: ConnectorRecord,
+        name: str,
+        params: Mapping[str, str],
+        context: ExecutionContext,
+    ) -> tuple[ConnectorResult, Outcome]:
+        """The plugin's own ``execute_connector``, with a copy of the params."""
+        plugin_name = connector.plugin.name
+        try:
+            answer = connector.execute(name, dict(params), context)
+            if inspect.isawaitable(answer):
+                answer = await answer
+        except Exception as exc:
+            log.exception("connector %r (plugin %r) raised", name, plugin_name)
+            return _plugin_failed(name, type(exc).__name__), "failure"
+        if not isinstance(answer, ConnectorResult):
+            wrong = f"Connector {name} returned {type(answer).__name__}, not a ConnectorResult"
+            return ConnectorResult.fail(wrong), "failure"
+        if answer.metadata and has_secret_key(answer.metadata):
+            answer.metadata = redact(answer.metadata)
+        return answer, "success" if answer.success else "failure"
+
+    def _cannot_call(self, name: object) -> ConnectorResult:
+        """The failure of a call of a connector that is unknown, or whose plugin failed to start."""
+        failure = self._plugins.start_failure(name) if isinstance(name, str) else None
+        warnings = [] if failure is None else [failure]  # why a connector once listed is gone
+        return ConnectorResult.fail(f"Connector not found: {name}", warnings=warnings)
+
+    def _ended(self) -> None:
+        self._in_flight -= 1
+        if self._drained is not None and not self._in_flight and not self._drained.done():
+            self._drained.set_result(None)
+
+
+def params_problem(params: object) -> str | None:
+    """What makes ``params`` something other than a mapping of ``str`` to ``str``, or ``None``."""
+    if not isinstance(params, Mapping):
+        return f"Invalid params: expected a mapping of str to str, got {type(params).__name__}"
+    for key, value in params.items():
+        if not isinstance(key, str):
+            return f"Invalid params: key {key!r} is {type(key).__name__}, not str"
+        if not isinstance(value, str):
+            return f"Invalid params: value of {key!r} is {type(value).__name__}, not str"
+    return None
+
+
+def _plugin_failed(name: str, exception_name: str) -> ConnectorResult:
+    return ConnectorResult.fail(
+        f"Connector {name} failed: {exception_name} (details in the jamey_host log)"
+    )
