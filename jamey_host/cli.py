@@ -18,6 +18,7 @@ from jamey_host.audit import AUDIT_LOGGER_NAME
 from jamey_host.commands import CliCommand
 from jamey_host.config import ConfigError, RuntimeConfig, default_state_dir
 from jamey_host.hooks import PluginError
+from jamey_host.lifecycle import PLUGINS_LOGGER_NAME
 from jamey_host.markers import COMMANDS_ENTRY_POINT_GROUP
 
 USAGE_ERROR = 2
@@ -180,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_await(answer)) if inspect.isawaitable(answer) else int(answer)
         if getattr(args, "audit", False):
             _print_audit_to(err)
+        if args.command in ("plugins", "run"):
+            _quiet_plugin_failures()
         if args.command == "run":
             config = attrs.evolve(config, state_dir=default_state_dir())
             return asyncio.run(_run(args, config, out, err))
@@ -192,6 +195,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _quiet_plugin_failures() -> None:
+    """Leave plugin failures to the command's own output (one mention each, not two).
+
+    ``jamey plugins`` lists every failure with its reason, and a call of a connector whose
+    plugin failed to start says why in its error; the runtime's warning would repeat them.
+    """
+    plugins_log = logging.getLogger(PLUGINS_LOGGER_NAME)
+    if not any(isinstance(handler, logging.NullHandler) for handler in plugins_log.handlers):
+        plugins_log.addHandler(logging.NullHandler())
+    plugins_log.propagate = False
 
 
 async def _await(answer: Awaitable[int]) -> int:

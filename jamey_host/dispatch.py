@@ -3,7 +3,8 @@
 :meth:`Dispatcher.execute` is the whole path of a call, read from top to bottom:
 
 1. the params are checked: a mapping of ``str`` to ``str``;
-2. the connector is looked up (unknown: ``Connector not found``);
+2. the connector is looked up: unknown is ``Connector not found``, and one whose plugin failed to
+   start is ``Connector unavailable``;
 3. gating: the connector's capability level must be granted; then, if its spec requires approval,
    an ``approve_execution`` implementation must answer True;
 4. a plugin registered into a running runtime must have finished its startup;
@@ -199,8 +200,9 @@ class Dispatcher:
     def _cannot_call(self, name: object) -> ConnectorResult:
         """The failure of a call of a connector that is unknown, or whose plugin failed to start."""
         failure = self._plugins.start_failure(name) if isinstance(name, str) else None
-        warnings = [] if failure is None else [failure]  # why a connector once listed is gone
-        return ConnectorResult.fail(f"Connector not found: {name}", warnings=warnings)
+        if failure is not None:
+            return ConnectorResult.fail(f"Connector unavailable: {name}: {failure}")
+        return ConnectorResult.fail(f"Connector not found: {name}")
 
     def _ended(self) -> None:
         self._in_flight -= 1

@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 from jamey_host.fanout import AUDIT_LOG_PLUGIN, AuditFanout
 from jamey_host.hooks import PluginError, PluginHooks
@@ -24,12 +24,16 @@ from jamey_host.loading import (
     plugin_version,
 )
 from jamey_host.plugin_record import ConnectorRecord, PluginRecord
+from jamey_host.redaction import redact_text
 from jamey_host.specs import ConnectorSpec, PluginInfo
 
 if TYPE_CHECKING:
     from jamey_host.runtime import Runtime
 
 log = logging.getLogger("jamey_host")
+#: The logger on which each plugin that fails to load or to start is reported, in one line.
+PLUGINS_LOGGER_NAME: Final = "jamey_host.plugins"
+plugins_log = logging.getLogger(PLUGINS_LOGGER_NAME)
 
 
 @final
@@ -192,7 +196,7 @@ class PluginLifecycle:
     def _fail(self, record: PluginRecord) -> PluginRecord:
         """Keep a failed plugin's record and report it; with ``strict_plugins``, raise."""
         self._records[record.name] = record
-        log.warning("jamey_host: plugin %r skipped: %s", record.name, record.error)
+        plugins_log.warning("jamey_host: plugin %r skipped: %s", record.name, record.error)
         if self._running:  # load() audits its own failures once every plugin is in
             self._audit_failure(record)
         if self._config.strict_plugins:
@@ -246,7 +250,7 @@ class PluginLifecycle:
             if self._records.get(record.name) is record:  # else it was unregistered meanwhile
                 record.status = "failed"
                 record.error = f"runtime_startup failed: {type(exc).__name__}: {exc}"
-                record.start_failure = f"plugin {record.name!r} failed to start: {exc}"
+                record.start_failure = redact_text(str(exc) or type(exc).__name__)
                 self._fail(record)
             return False
         record.started = True

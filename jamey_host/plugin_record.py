@@ -50,7 +50,7 @@ class PluginRecord:
         self.started = False
         #: The task running its startup, for a plugin registered into a running runtime.
         self.starting: asyncio.Future[bool] | None = None
-        #: Why its ``runtime_startup`` failed, for the calls of its connectors.
+        #: The message of the exception its ``runtime_startup`` raised (redacted).
         self.start_failure: str | None = None
 
     def info(self) -> PluginInfo:

@@ -204,3 +204,42 @@ def test_plugin_contributed_subcommand(env: dict[str, str], site: FakeSite) -> N
     done = jamey("hello", "--times", "2", env=env)
     assert done.returncode == 3
     assert done.stdout.strip() == "hello hello"
+
+
+FRAGILE_PLUGIN = """
+    from jamey_host import CapabilityLevel, ConnectorResult, ConnectorSpec, hookimpl
+
+    class Fragile:
+        @hookimpl
+        def register_connectors(self):
+            return [ConnectorSpec(id="fragile", name="Fragile", version="1.0", description="d",
+                                  capability_level=CapabilityLevel.READ_ONLY, actions=("go",))]
+
+        @hookimpl
+        def execute_connector(self):
+            return ConnectorResult.ok("never")
+
+        @hookimpl
+        def runtime_startup(self):
+            raise ValueError("Invalid setting timeout: expected a number of seconds, got 'abc'")
+"""
+
+
+def test_a_connector_whose_plugin_failed_to_start_is_reported_once(
+    env: dict[str, str], site: FakeSite
+) -> None:
+    site.module("fake_fragile", FRAGILE_PLUGIN)
+    site.entry_point("jamey_host", "fragile = fake_fragile:Fragile")
+    env["JAMEY_LOAD_PLUGINS"] = "fragile"
+    reason = "Invalid setting timeout: expected a number of seconds, got 'abc'"
+    done = jamey("run", "fragile", "action=go", env=env)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == f"error: Connector unavailable: fragile: {reason}\n"
+    listed = jamey("plugins", env=env)
+    assert listed.returncode == 0
+    assert (listed.stdout + listed.stderr).count(reason) == 1
+    as_json = jamey("run", "fragile", "action=go", "--json", env=env)
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout)["errors"] == [f"Connector unavailable: fragile: {reason}"]
+    assert as_json.stderr == ""

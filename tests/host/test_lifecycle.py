@@ -150,7 +150,7 @@ async def test_failed_startup_marks_plugin_failed_and_others_go_on(
         assert infos["AlsoGood"].status == "active"
         assert sorted(s.id for s in runtime.connectors()) == ["also", "good"]
         gone = await runtime.execute_connector("bad", {})
-        assert gone.errors == ["Connector not found: bad"]
+        assert gone.errors == ["Connector unavailable: bad: cannot open bad"]
         assert (await runtime.execute_connector("also", {})).success
     failed = jamey_audit_events.named("plugin.load_failed")
     assert len(failed) == 1
@@ -352,8 +352,9 @@ async def test_runtime_audit_from_startup_reaches_sinks(
 
 
 class FailsToStart:
-    def __init__(self) -> None:
+    def __init__(self, reason: str = "disk full") -> None:
         self.inner = AsyncConnectorPlugin("fragile")
+        self.reason = reason
 
     @hookimpl
     def register_connectors(self) -> list[object]:
@@ -365,13 +366,37 @@ class FailsToStart:
 
     @hookimpl
     def runtime_startup(self) -> None:
-        raise OSError("disk full")
+        raise OSError(self.reason)
 
 
-async def test_a_connector_of_a_plugin_that_failed_to_start_says_why_in_warnings(
-    jamey_runtime: RuntimeFactory,
+async def test_a_connector_of_a_plugin_that_failed_to_start_is_unavailable_saying_why(
+    jamey_runtime: RuntimeFactory, jamey_audit_events: AuditEventList
 ) -> None:
     runtime = await jamey_runtime(FailsToStart())
     result = await runtime.execute_connector("fragile", {"action": "go"})
-    assert result.errors == ["Connector not found: fragile"]
-    assert result.warnings == ["plugin 'FailsToStart' failed to start: disk full"]
+    assert result.success is False
+    assert result.errors == ["Connector unavailable: fragile: disk full"]
+    assert result.warnings == []  # said once
+    assert [info.connectors for info in runtime.plugins() if info.name == "FailsToStart"] == [()]
+    [event] = jamey_audit_events.named("connector.execute")
+    assert event.error == "Connector unavailable: fragile: disk full"
+    runtime.unregister_plugin("FailsToStart")
+    gone = await runtime.execute_connector("fragile", {"action": "go"})
+    assert gone.errors == ["Connector not found: fragile"]
+
+
+async def test_the_startup_failure_in_an_unavailable_error_is_redacted(
+    jamey_runtime: RuntimeFactory,
+) -> None:
+    runtime = await jamey_runtime(FailsToStart("cannot reach postgresql://jamey:pw-1@db/agents"))
+    result = await runtime.execute_connector("fragile", {})
+    assert result.errors == [
+        "Connector unavailable: fragile: cannot reach postgresql://***@db/agents"
+    ]
+
+
+async def test_a_connector_whose_late_startup_failed_is_unavailable() -> None:
+    async with Runtime(load_entrypoints=False) as runtime:
+        runtime.register_plugin(FailsToStart(), name="late")
+        result = await runtime.execute_connector("fragile", {})
+    assert result.errors == ["Connector unavailable: fragile: disk full"]
