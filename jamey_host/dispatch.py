@@ -14,7 +14,7 @@
 7. whatever the end, cancellation included, the call's one ``connector.execute`` audit event.
 
 The caller never gets an exception for a failure of the call itself, only a failed result; a
-cancellation goes on after being audited.
+cancellation of the caller, and the interpreter's exits, go on after being audited.
 """
 
 from __future__ import annotations
@@ -109,8 +109,11 @@ class Dispatcher:
             result = ConnectorResult.fail(
                 f"Internal error while calling {name}: {type(exc).__name__}"
             )
-        except BaseException:  # the caller was cancelled: it gets the CancelledError
+        except asyncio.CancelledError:  # the caller was cancelled: it gets the CancelledError
             result = ConnectorResult.fail(CANCELLED)
+            raise
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit, GeneratorExit: they go on
+            result = ConnectorResult.fail(f"Stopped by {type(exc).__name__} before it finished")
             raise
         finally:
             self._ended()
@@ -187,6 +190,12 @@ class Dispatcher:
             answer = connector.execute(name, dict(params), context)
             if inspect.isawaitable(answer):
                 answer = await answer
+        except asyncio.CancelledError:
+            if _caller_cancelled():
+                raise
+            # The plugin's own (an inner task it awaited was cancelled): a failure of the call.
+            log.exception("connector %r (plugin %r) raised CancelledError", name, plugin_name)
+            return _plugin_failed(name, "CancelledError"), "failure"
         except Exception as exc:
             log.exception("connector %r (plugin %r) raised", name, plugin_name)
             return _plugin_failed(name, type(exc).__name__), "failure"
@@ -220,6 +229,12 @@ def params_problem(params: object) -> str | None:
         if not isinstance(value, str):
             return f"Invalid params: value of {key!r} is {type(value).__name__}, not str"
     return None
+
+
+def _caller_cancelled() -> bool:
+    """Whether the task running the call was asked to stop, as opposed to a stray cancellation."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 def _plugin_failed(name: str, exception_name: str) -> ConnectorResult:
