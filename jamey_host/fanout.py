@@ -15,6 +15,10 @@ log = logging.getLogger("jamey_host")
 #: The plugin name of the runtime's own JSON-lines sink.
 AUDIT_LOG_PLUGIN: Final = "jamey_host.audit_log"
 
+# Once cancelled, a sink still writing gets this long to run its own clean-up, so that one which
+# ignores the cancellation cannot hold close() either.
+_CANCELLED_SINK_WAIT: Final = 1.0
+
 
 @final
 class AuditFanout:
@@ -22,7 +26,7 @@ class AuditFanout:
 
     pluggy would stop a hook call at the first implementation that raises, so each sink is
     called on its own: one broken sink is logged and never silences another, nor breaks a call.
-    An async sink's answer runs as a task, which :meth:`close` waits for.
+    An async sink's answer runs as a task, which :meth:`close` waits for, within a bound.
     """
 
     def __init__(self, hooks: PluginHooks) -> None:
@@ -54,10 +58,27 @@ class AuditFanout:
         self._sinks = self._hooks.audit_sinks()
         self._plugin_sinks = any(name != AUDIT_LOG_PLUGIN for name, _ in self._sinks)
 
-    async def close(self) -> None:
-        """Wait for the async sinks still writing."""
-        while self._writing:
-            await asyncio.wait(list(self._writing))
+    async def close(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for async sinks still writing, then cancel the rest.
+
+        Each sink cut off is logged (``jamey_host`` logger, WARNING) by its plugin's name: the
+        events it was writing may be missing from what it keeps.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._writing and (left := deadline - loop.time()) > 0:
+            await asyncio.wait(list(self._writing), timeout=left)
+        cut_off = list(self._writing.items())
+        for task, plugin_name in cut_off:
+            log.warning(
+                "audit_event of plugin %r was still running %.1f s after the runtime began "
+                "closing; cancelled (the event it was writing may be lost)",
+                plugin_name,
+                timeout,
+            )
+            task.cancel()
+        if cut_off:
+            await asyncio.wait([task for task, _ in cut_off], timeout=_CANCELLED_SINK_WAIT)
 
     def _track(self, task: asyncio.Future[Any], plugin_name: str) -> None:
         self._writing[task] = plugin_name

@@ -71,7 +71,8 @@ class JameyHostSpec:
         Every implementation receives every event; an exception in one is logged to the
         ``jamey_host`` logger and never reaches the call or another sink. Keep it quick: it runs
         on the event loop. An ``async`` implementation is scheduled as a task and awaited at
-        shutdown at the latest.
+        shutdown at the latest, for ``close()``'s grace period; one still running then is
+        cancelled (and logged by plugin name).
 
         Example::
 

@@ -84,14 +84,15 @@ class Runtime:
 
         Calls still running after ``grace`` seconds go on without their plugins' resources (and
         fail accordingly); then every started plugin's ``runtime_shutdown`` runs, newest first;
-        then the async audit sinks still writing finish. Closing twice is a no-op.
+        then async audit sinks still writing get ``grace`` seconds more before they are
+        cancelled (and logged by name). Closing twice is a no-op.
         """
         if self._state == "closed":
             return
         self._state = "closed"
         await self._calls.drain(grace)
         await self._plugins.stop_all()
-        await self._fanout.close()
+        await self._fanout.close(grace)
 
     # -- plugins ---------------------------------------------------------------------------
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
+
+import pytest
 
 from jamey_host import AuditEvent, ConnectorResult, ExecutionContext, Runtime, hookimpl
 
@@ -66,6 +69,23 @@ async def test_close_gives_up_waiting_after_the_grace_period() -> None:
     assert (await call).success  # this plugin needed nothing that shutdown closed
 
 
+class HangingSink:
+    """An async audit sink that never finishes writing."""
+
+    def __init__(self) -> None:
+        self.entered = 0
+        self.cancelled = 0
+
+    @hookimpl
+    async def audit_event(self, event: AuditEvent) -> None:
+        self.entered += 1
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+
+
 class SlowSink:
     """An async audit sink that takes a moment per event, and then keeps it."""
 
@@ -83,3 +103,24 @@ async def test_close_waits_for_async_sinks_to_finish_writing() -> None:
     async with Runtime(plugins=[sink], load_entrypoints=False) as runtime:
         runtime.audit("host.note", outcome="info")
     assert sink.kept == ["host.note"]
+
+
+async def test_a_hung_async_sink_is_cut_off_by_name_after_the_grace_period(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hung, slow = HangingSink(), SlowSink()
+    runtime = Runtime(plugins=[hung, slow], load_entrypoints=False)
+    await runtime.start()
+    runtime.audit("host.note", outcome="info")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with caplog.at_level(logging.WARNING, logger="jamey_host"):
+        await runtime.close(grace=0.2)
+    assert loop.time() - started < 1.0
+    assert hung.entered == 1
+    assert hung.cancelled == 1
+    assert slow.kept == ["host.note"]  # the sink that finished in time was not cut off
+    [record] = [r for r in caplog.records if r.name == "jamey_host" and "cancelled" in r.message]
+    assert record.levelno == logging.WARNING
+    assert "'HangingSink'" in record.getMessage()
+    assert "SlowSink" not in record.getMessage()
