@@ -184,7 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("plugins", "run"):
             _quiet_plugin_failures()
         if args.command == "run":
-            config = attrs.evolve(config, state_dir=default_state_dir())
+            if config.state_dir is None:  # no JAMEY_HOME: jamey run keeps state all the same
+                config = attrs.evolve(config, state_dir=default_state_dir())
             return asyncio.run(_run(args, config, out, err))
         return asyncio.run(_list(args.command, args.json, config, out))
     except (ConfigError, UsageError) as exc:

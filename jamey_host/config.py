@@ -79,7 +79,8 @@ class RuntimeConfig:
     connector_settings: Mapping[str, Mapping[str, str]] = attrs.field(
         factory=dict, converter=_settings
     )
-    #: Where plugins may keep state on disk; ``None`` (embedded default) means keep it in memory.
+    #: Where plugins may keep state on disk; ``None`` means keep it in memory. ``from_env()``
+    #: takes it from ``JAMEY_HOME`` (see :func:`home_dir`).
     state_dir: Path | None = None
     # JAMEY_<ID>_<KEY> variables (one underscore), resolved per connector by settings_for().
     _single_underscore_settings: Mapping[str, str] = attrs.field(
@@ -102,7 +103,8 @@ class RuntimeConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RuntimeConfig:
         """Read the ``JAMEY_*`` variables of ``environ`` (default ``os.environ``).
 
-        A bad value raises :class:`ConfigError` naming the variable.
+        ``state_dir`` is ``JAMEY_HOME`` when that is set (not empty), else ``None``. A bad value
+        raises :class:`ConfigError` naming the variable.
         """
         env = os.environ if environ is None else environ
         fields: dict[str, Any] = {}
@@ -127,6 +129,7 @@ class RuntimeConfig:
                 loose[rest] = value
         fields["connector_settings"] = connector_settings
         fields["single_underscore_settings"] = loose
+        fields["state_dir"] = home_dir(env)
         return cls(**fields)
 
 
@@ -184,11 +187,23 @@ def setting_variable(connector_id: str, key: str) -> str:
     return f"JAMEY_{connector_id.upper()}__{key.upper()}"
 
 
+def home_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+    """``JAMEY_HOME`` as a path, or ``None`` when it is unset or empty.
+
+    The one rule for the state directory (docs/configuration.md): ``RuntimeConfig.from_env()``
+    uses this; ``jamey run``, which always keeps state, falls back to :func:`default_state_dir`.
+    """
+    env = os.environ if environ is None else environ
+    home = env.get(HOME_VAR)
+    return Path(home).expanduser() if home else None
+
+
 def default_state_dir(environ: Mapping[str, str] | None = None) -> Path:
     """``JAMEY_HOME``, else the platform's per-user data directory for jamey."""
     env = os.environ if environ is None else environ
-    if env.get(HOME_VAR):
-        return Path(env[HOME_VAR]).expanduser()
+    home = home_dir(env)
+    if home is not None:
+        return home
     if sys.platform == "win32":
         base = Path(env.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
     elif sys.platform == "darwin":

@@ -243,3 +243,53 @@ def test_a_connector_whose_plugin_failed_to_start_is_reported_once(
     assert as_json.returncode == 1
     assert json.loads(as_json.stdout)["errors"] == [f"Connector unavailable: fragile: {reason}"]
     assert as_json.stderr == ""
+
+
+STATE_DIR_PLUGIN = """
+    from jamey_host import CapabilityLevel, ConnectorResult, ConnectorSpec, hookimpl
+
+    class WhereIsState:
+        @hookimpl
+        def register_connectors(self):
+            return [ConnectorSpec(id="where", name="Where", version="1.0", description="d",
+                                  capability_level=CapabilityLevel.READ_ONLY, actions=("go",))]
+
+        @hookimpl
+        def runtime_startup(self, runtime):
+            self.state_dir = runtime.config.state_dir
+
+        @hookimpl
+        def execute_connector(self):
+            return ConnectorResult.ok(str(self.state_dir))
+"""
+
+
+def test_run_keeps_state_where_from_env_does(
+    env: dict[str, str], site: FakeSite, tmp_path: Path
+) -> None:
+    site.module("fake_where", STATE_DIR_PLUGIN)
+    site.entry_point("jamey_host", "where = fake_where:WhereIsState")
+    env["JAMEY_LOAD_PLUGINS"] = "where"
+    home = env["JAMEY_HOME"]
+    done = jamey("run", "where", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == home
+    embedded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from jamey_host import RuntimeConfig as C; print(C.from_env().state_dir)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert embedded.stdout.strip() == home
+    # without JAMEY_HOME: the platform's per-user directory for jamey run, memory when embedded
+    del env["JAMEY_HOME"]
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    done = jamey("run", "where", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(tmp_path / "data" / "jamey")

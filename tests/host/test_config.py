@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import attrs
 import pytest
 
-from jamey_host import CapabilityLevel, ConfigError, RuntimeConfig
+from jamey_host import CapabilityLevel, ConfigError, RuntimeConfig, default_state_dir
 
 C = CapabilityLevel
 
@@ -83,6 +85,31 @@ def test_strict_plugins(raw: str, expected: bool) -> None:
 def test_strict_plugins_bad_value_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="JAMEY_STRICT_PLUGINS"):
         RuntimeConfig.from_env({"JAMEY_STRICT_PLUGINS": "maybe"})
+
+
+def test_from_env_takes_the_state_directory_from_jamey_home(tmp_path: Path) -> None:
+    config = RuntimeConfig.from_env({"JAMEY_HOME": str(tmp_path)})
+    assert config.state_dir == tmp_path
+    assert config.connector_settings == {}  # JAMEY_HOME is not a connector setting
+
+
+def test_without_jamey_home_an_embedded_runtime_keeps_state_in_memory() -> None:
+    assert RuntimeConfig.from_env({}).state_dir is None
+    assert RuntimeConfig.from_env({"JAMEY_HOME": ""}).state_dir is None  # empty means unset
+    assert RuntimeConfig().state_dir is None
+
+
+def test_jamey_home_with_a_tilde_is_expanded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert RuntimeConfig.from_env({"JAMEY_HOME": "~/state"}).state_dir == tmp_path / "state"
+
+
+def test_jamey_run_uses_the_same_directory_as_from_env(tmp_path: Path) -> None:
+    env = {"JAMEY_HOME": str(tmp_path / "home")}
+    assert default_state_dir(env) == RuntimeConfig.from_env(env).state_dir
+    assert default_state_dir({"XDG_DATA_HOME": str(tmp_path)}).name == "jamey"
 
 
 def test_connector_settings_from_double_underscore_variables() -> None:
