@@ -22,6 +22,7 @@ from jamey_host.lifecycle import PLUGINS_LOGGER_NAME
 from jamey_host.markers import COMMANDS_ENTRY_POINT_GROUP
 
 USAGE_ERROR = 2
+BUILTIN_COMMANDS = ("plugins", "connectors", "run")
 
 
 class UsageError(Exception):
@@ -31,17 +32,18 @@ class UsageError(Exception):
 def _plugin_commands(stderr: TextIO) -> dict[str, CliCommand]:
     commands: dict[str, CliCommand] = {}
     for entry_point in importlib.metadata.entry_points(group=COMMANDS_ENTRY_POINT_GROUP):
-        if entry_point.name in ("plugins", "connectors", "run") or entry_point.name in commands:
+        name = entry_point.name
+        if name in BUILTIN_COMMANDS or name in commands:
             continue
         try:
             command = entry_point.load()
         except Exception as exc:
-            print(f"jamey: skipped command {entry_point.name!r}: {exc}", file=stderr)
+            print(f"jamey: skipped command {name!r}: {exc}", file=stderr)
             continue
         if not isinstance(command, CliCommand):
-            print(f"jamey: skipped command {entry_point.name!r}: not a CliCommand", file=stderr)
+            print(f"jamey: skipped command {name!r}: not a CliCommand", file=stderr)
             continue
-        commands[entry_point.name] = command
+        commands[name] = command
     return commands
 
 
@@ -50,7 +52,8 @@ def build_parser(commands: dict[str, CliCommand]) -> argparse.ArgumentParser:
         prog="jamey",
         description="Run and inspect jamey-host connectors. Settings come from JAMEY_* variables.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # Not required=True: argparse would then report a missing command before an unknown option.
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in (
         ("plugins", "list installed plugins with their status"),
         ("connectors", "list the connectors that can be called"),
@@ -78,11 +81,22 @@ def build_parser(commands: dict[str, CliCommand]) -> argparse.ArgumentParser:
 
 
 def _parse_params(pairs: Sequence[str]) -> dict[str, str]:
+    """``KEY=VALUE`` words as params; each KEY non-empty, and given once.
+
+    What follows an ``=`` is never repeated in an error: it may be a secret.
+    """
     params: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(f"expected KEY=VALUE, got {pair.split('=')[0]!r}")
+        if not sep:
+            raise UsageError(f"expected KEY=VALUE, got {pair!r}")
+        if not key:
+            raise UsageError(
+                "a param has nothing before its '=' ('=...'): expected KEY=VALUE, "
+                "e.g. action=list_agents"
+            )
+        if key in params:
+            raise UsageError(f"param {key!r} is given twice: give each KEY once")
         params[key] = value
     return params
 
@@ -171,9 +185,14 @@ def _pretty(output: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``jamey`` console script; returns the exit status."""
     out, err = sys.stdout, sys.stderr
+    argv = sys.argv[1:] if argv is None else list(argv)
     commands = _plugin_commands(err)
     parser = build_parser(commands)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command is None:
+        parser.error(f"give a COMMAND: {', '.join([*BUILTIN_COMMANDS, *sorted(commands)])}")
     try:
         config = RuntimeConfig.from_env()
         if args.command in commands:
@@ -184,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("plugins", "run"):
             _quiet_plugin_failures()
         if args.command == "run":
-            if config.state_dir is None:  # no JAMEY_HOME: jamey run keeps state all the same
+            if config.state_dir is None:
                 config = attrs.evolve(config, state_dir=default_state_dir())
             return asyncio.run(_run(args, config, out, err))
         return asyncio.run(_list(args.command, args.json, config, out))

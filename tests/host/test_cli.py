@@ -293,3 +293,44 @@ def test_run_keeps_state_where_from_env_does(
     done = jamey("run", "where", env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(tmp_path / "data" / "jamey")
+
+
+def test_an_unknown_option_is_named(env: dict[str, str]) -> None:
+    for args in (["--bogus"], ["--bogus", "plugins"], ["plugins", "--bogus"]):
+        done = jamey(*args, env=env)
+        assert done.returncode == 2, args
+        assert "--bogus" in done.stderr, args
+        assert "Traceback" not in done.stderr
+
+
+def test_no_command_lists_the_commands(env: dict[str, str]) -> None:
+    done = jamey(env=env)
+    assert done.returncode == 2
+    assert "plugins, connectors, run" in done.stderr
+
+
+def test_run_param_with_an_empty_key_says_so(env: dict[str, str]) -> None:
+    done = jamey("run", "echo", "=s3cr3t-value", env=env)
+    assert done.returncode == 2
+    assert "got ''" not in done.stderr
+    assert "nothing before its '='" in done.stderr
+    assert "KEY=VALUE" in done.stderr
+    assert "s3cr3t-value" not in done.stderr  # a value is never echoed: it may be a key
+
+
+def test_run_param_given_twice_is_refused(env: dict[str, str]) -> None:
+    done = jamey("run", "echo", "action=a", "action=echo", env=env)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "'action' is given twice" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_strict_plugins_variable_says_what_it_accepts(env: dict[str, str]) -> None:
+    env["JAMEY_STRICT_PLUGINS"] = "maybe"
+    done = jamey("plugins", env=env)
+    assert done.returncode == 2
+    assert "JAMEY_STRICT_PLUGINS" in done.stderr
+    assert "1, true, yes, on, 0, false, no, off" in done.stderr
+    env["JAMEY_STRICT_PLUGINS"] = "yes"
+    assert jamey("plugins", env=env).returncode == 0

@@ -8,6 +8,7 @@ import attrs
 import pytest
 
 from jamey_host import CapabilityLevel, ConfigError, RuntimeConfig, default_state_dir
+from jamey_host.values import FLAG_SPELLINGS
 
 C = CapabilityLevel
 
@@ -77,14 +78,20 @@ def test_disable_plugins() -> None:
     assert config.disabled_plugins == {"shadow_echo", "broken_import"}
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("0", False), ("", False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("1", True), ("0", False), ("", False), ("yes", True), ("TRUE", True), ("off", False)],
+)
 def test_strict_plugins(raw: str, expected: bool) -> None:
     assert RuntimeConfig.from_env({"JAMEY_STRICT_PLUGINS": raw}).strict_plugins is expected
 
 
-def test_strict_plugins_bad_value_names_the_variable() -> None:
-    with pytest.raises(ConfigError, match="JAMEY_STRICT_PLUGINS"):
+def test_strict_plugins_bad_value_names_the_variable_and_what_is_accepted() -> None:
+    with pytest.raises(ConfigError, match="JAMEY_STRICT_PLUGINS") as raised:
         RuntimeConfig.from_env({"JAMEY_STRICT_PLUGINS": "maybe"})
+    message = str(raised.value)
+    assert "'maybe'" in message
+    assert FLAG_SPELLINGS in message
 
 
 def test_from_env_takes_the_state_directory_from_jamey_home(tmp_path: Path) -> None:
