@@ -1,4 +1,8 @@
-"""The ``jamey`` command: inspect plugins and connectors, run one call, and plugin subcommands."""
+"""The ``jamey`` command: inspect plugins and connectors, run one call, and plugin subcommands.
+
+A plugin's subcommand (a :class:`~jamey_host.CliCommand` entry point) is imported only when it
+is needed: to list it in ``jamey --help``, or to run it. The built-in commands import none.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from jamey_host.config import ConfigError, RuntimeConfig, default_state_dir
 from jamey_host.hooks import PluginError
 from jamey_host.lifecycle import PLUGINS_LOGGER_NAME
 from jamey_host.markers import COMMANDS_ENTRY_POINT_GROUP
+from jamey_host.runtime import Runtime
 
 USAGE_ERROR = 2
 BUILTIN_COMMANDS = ("plugins", "connectors", "run")
@@ -29,11 +34,23 @@ class UsageError(Exception):
     """A command line that cannot be run as given (exit status 2)."""
 
 
-def _plugin_commands(stderr: TextIO) -> dict[str, CliCommand]:
+def _plugin_commands(stderr: TextIO, wanted: str | None = None) -> dict[str, CliCommand]:
+    """The subcommands that plugins add: just ``wanted`` when it is one of them, else all.
+
+    All are imported for ``jamey --help`` and for a mistyped command (argparse lists them);
+    running one needs only its own module.
+    """
+    entry_points = [
+        entry_point
+        for entry_point in importlib.metadata.entry_points(group=COMMANDS_ENTRY_POINT_GROUP)
+        if entry_point.name not in BUILTIN_COMMANDS
+    ]
+    if any(entry_point.name == wanted for entry_point in entry_points):
+        entry_points = [entry_point for entry_point in entry_points if entry_point.name == wanted]
     commands: dict[str, CliCommand] = {}
-    for entry_point in importlib.metadata.entry_points(group=COMMANDS_ENTRY_POINT_GROUP):
+    for entry_point in entry_points:
         name = entry_point.name
-        if name in BUILTIN_COMMANDS or name in commands:
+        if name in commands:  # the same distribution found twice on sys.path
             continue
         try:
             command = entry_point.load()
@@ -45,6 +62,14 @@ def _plugin_commands(stderr: TextIO) -> dict[str, CliCommand]:
             continue
         commands[name] = command
     return commands
+
+
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The subcommand a command line names: its first word that is not an option.
+
+    Sound because ``jamey`` itself has no option that takes a value.
+    """
+    return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
 def build_parser(commands: dict[str, CliCommand]) -> argparse.ArgumentParser:
@@ -111,8 +136,6 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 
 
 async def _list(command: str, as_json: bool, config: RuntimeConfig, out: TextIO) -> int:
-    from jamey_host.runtime import Runtime
-
     async with Runtime(config) as runtime:
         if command == "plugins":
             infos = runtime.plugins()
@@ -156,8 +179,6 @@ async def _list(command: str, as_json: bool, config: RuntimeConfig, out: TextIO)
 
 
 async def _run(args: argparse.Namespace, config: RuntimeConfig, out: TextIO, err: TextIO) -> int:
-    from jamey_host.runtime import Runtime
-
     params = _parse_params(args.params)
     async with Runtime(config) as runtime:
         result = await runtime.execute_connector(
@@ -186,7 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``jamey`` console script; returns the exit status."""
     out, err = sys.stdout, sys.stderr
     argv = sys.argv[1:] if argv is None else list(argv)
-    commands = _plugin_commands(err)
+    named = _command_named(argv)
+    commands = {} if named in BUILTIN_COMMANDS else _plugin_commands(err, wanted=named)
     parser = build_parser(commands)
     args, unknown = parser.parse_known_args(argv)
     if unknown:

@@ -334,3 +334,27 @@ def test_strict_plugins_variable_says_what_it_accepts(env: dict[str, str]) -> No
     assert "1, true, yes, on, 0, false, no, off" in done.stderr
     env["JAMEY_STRICT_PLUGINS"] = "yes"
     assert jamey("plugins", env=env).returncode == 0
+
+
+def test_a_plugin_command_module_is_imported_only_when_needed(
+    env: dict[str, str], site: FakeSite, tmp_path: Path
+) -> None:
+    site.module("fake_hello_cmd", HELLO_COMMAND)
+    site.module("fake_other_cmd", HELLO_COMMAND)
+    site.entry_point("jamey_host.commands", "hello = fake_hello_cmd:COMMAND")
+    site.entry_point("jamey_host.commands", "other = fake_other_cmd:COMMAND")
+    imports = tmp_path / "imports.log"
+    env["IMPORT_LOG"] = str(imports)
+
+    def imported_by(*args: str) -> list[str]:
+        imports.write_text("")
+        done = jamey(*args, env=env)
+        assert done.returncode in (0, 3), done.stderr
+        return sorted(imports.read_text().split())
+
+    assert imported_by("plugins") == []
+    assert imported_by("connectors") == []
+    assert imported_by("run", "echo", "action=echo") == []
+    assert imported_by("run", "--help") == []
+    assert imported_by("hello") == ["fake_hello_cmd"]
+    assert imported_by("--help") == ["fake_hello_cmd", "fake_other_cmd"]
