@@ -117,7 +117,8 @@ class PostgresServer:
     @property
     def pid(self) -> int | None:
         """The postmaster's pid while it runs."""
-        return self._process.pid if self.running and self._process is not None else None
+        process = self._process
+        return process.pid if process is not None and process.poll() is None else None
 
     def initdb(self) -> None:
         if self._account is not None:
