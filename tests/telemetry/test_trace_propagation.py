@@ -103,7 +103,7 @@ async def test_the_reference_agent_continues_the_incoming_trace(
     assert not any(KEY in text for text in otel.everything())
 
 
-async def test_refused_and_unknown_requests_are_server_spans_without_error(
+async def test_refused_unknown_and_odd_requests_are_server_spans_without_error(
     otel: OtelCapture, jamey_agent_ca: ThrowawayCA
 ) -> None:
     app = create_app(api_key=KEY, middlewares=[incoming_trace_middleware()])
@@ -115,15 +115,23 @@ async def test_refused_and_unknown_requests_are_server_spans_without_error(
                 assert one.status == 401
             async with session.get(server.url + f"/{KEY}/nowhere") as other:
                 assert other.status == 404
+            async with session.request("PROPFIND", server.url + TASKS_PATH) as odd:
+                assert odd.status == 405
 
     refused = otel.span("POST /api/v1/tasks")
     assert refused.parent is None  # no traceparent came: a trace of its own
     assert refused.attributes is not None
     assert refused.attributes["http.response.status_code"] == 401
     assert refused.status.status_code is StatusCode.UNSET  # a 4xx is the client's error
-    unknown = otel.span("GET")  # no route matched: the path is not recorded
-    assert unknown.attributes is not None
-    assert unknown.attributes["http.response.status_code"] == 404
+    unknown, odd = (span for span in otel.spans() if span.name == "HTTP")  # no route matched
+    assert dict(unknown.attributes or {}) == {  # and so no path either
+        "http.request.method": "GET",
+        "http.response.status_code": 404,
+    }
+    assert dict(odd.attributes or {}) == {  # PROPFIND: outside the HTTP standard set
+        "http.request.method": "_OTHER",
+        "http.response.status_code": 405,
+    }
     texts = otel.everything()
     assert not any(KEY in text or "canary-wrong-key-77" in text for text in texts)
 

@@ -88,7 +88,11 @@ _BROADCAST_SUCCEEDED: Final = "jamey.broadcast.succeeded"
 _BROADCAST_FAILED: Final = "jamey.broadcast.failed"
 _DELIVERY_ATTEMPTS: Final = "jamey.delivery.attempts"
 
-_OTHER_ERROR: Final = "_OTHER"  # the semantic conventions' error.type when nothing names it
+_OTHER_ERROR: Final = "_OTHER"  # the conventions' value when nothing more precise is known
+# Any other method a client sends is recorded as _OTHER, as the HTTP conventions ask.
+_HTTP_METHODS: Final = frozenset(
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
+)
 _MAX_TASK_ID: Final = 256  # an id longer than this is an agent stuffing data into it: not recorded
 # The A2A task states (v1.0 names, and the v0.3 ones); any other value is recorded as "other",
 # since the state comes from the agent and is no place for free text to reach a trace.
@@ -423,9 +427,9 @@ def circuit_changed(agent_id: str, *, was_open: bool, is_open: bool) -> None:
 def incoming_trace_middleware() -> Middleware:
     """An aiohttp middleware continuing the caller's W3C trace in a server span per request.
 
-    The span is named ``{method} {route}`` and records the method, the route and the response
-    status only (never a header, a path parameter or the body). Without OpenTelemetry, a
-    middleware that just calls the handler.
+    The span is named ``{method} {route}`` (``HTTP`` when no route matched) and records the
+    method, the route and the response status only (never a header, the path or the body).
+    Without OpenTelemetry, a middleware that just calls the handler.
     """
     from aiohttp import web
 
@@ -440,12 +444,13 @@ def incoming_trace_middleware() -> Middleware:
     @web.middleware
     async def continue_trace(request: web.Request, handler: _Handler) -> web.StreamResponse:
         resource = request.match_info.route.resource
-        route = None if resource is None else resource.canonical
-        attributes: dict[str, str | int] = {"http.request.method": request.method}
+        route = None if resource is None else resource.canonical  # the pattern, not the values
+        method = request.method if request.method in _HTTP_METHODS else _OTHER_ERROR
+        attributes: dict[str, str | int] = {"http.request.method": method}
         if route is not None:
             attributes["http.route"] = route
         span = _tracer.start_span(
-            request.method if route is None else f"{request.method} {route}",
+            "HTTP" if route is None else f"{method} {route}",
             context=propagate.extract(request.headers),
             kind=trace.SpanKind.SERVER,
             attributes=attributes,
