@@ -37,22 +37,13 @@ if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.trace import Span
 
-__all__ = [
-    "ACTION",
-    "CALLS_METRIC",
-    "CONNECTOR",
-    "DURATION_METRIC",
-    "ENABLED",
-    "OUTCOME",
-    "ConnectorCall",
-    "start_call",
-]
+__all__ = ["ENABLED", "ConnectorCall", "start_call"]
 
-CONNECTOR: Final = "jamey.connector"
-ACTION: Final = "jamey.action"
-OUTCOME: Final = "jamey.outcome"
-CALLS_METRIC: Final = "jamey.connector.calls"
-DURATION_METRIC: Final = "jamey.connector.duration"
+_CONNECTOR: Final = "jamey.connector"
+_ACTION: Final = "jamey.action"
+_OUTCOME: Final = "jamey.outcome"
+_CALLS_METRIC: Final = "jamey.connector.calls"
+_DURATION_METRIC: Final = "jamey.connector.duration"
 
 # The HTTP semantic conventions' duration buckets, in seconds: the SDK's default buckets are
 # meant for milliseconds and would put every call into the first one or two.
@@ -73,10 +64,10 @@ if ENABLED:
     _tracer = trace.get_tracer(__name__, _VERSION)
     _meter = metrics.get_meter(__name__, _VERSION)
     _calls = _meter.create_counter(
-        CALLS_METRIC, unit="{call}", description="execute_connector calls, by outcome"
+        _CALLS_METRIC, unit="{call}", description="execute_connector calls, by outcome"
     )
     _duration = _meter.create_histogram(
-        DURATION_METRIC,
+        _DURATION_METRIC,
         unit="s",
         description="How long execute_connector calls took",
         explicit_bucket_boundaries_advisory=_BUCKETS,
@@ -157,8 +148,8 @@ def start_call(connector: str) -> ConnectorCall:
 
 def _attributes(connector: str, action: str | None, outcome: Outcome) -> Mapping[str, str]:
     if action is None:
-        return {CONNECTOR: connector, OUTCOME: outcome}
-    return {CONNECTOR: connector, ACTION: action, OUTCOME: outcome}
+        return {_CONNECTOR: connector, _OUTCOME: outcome}
+    return {_CONNECTOR: connector, _ACTION: action, _OUTCOME: outcome}
 
 
 def _first_error(result: ConnectorResult) -> str | None:
