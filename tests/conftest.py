@@ -1,3 +1,3 @@
-"""Fixtures shared by every test directory."""
+"""Plugins of the whole suite (``tests/`` is on ``sys.path`` once this file is imported)."""
 
-pytest_plugins = ["throwaway_postgres.fixtures"]
+pytest_plugins = ["otel_setup", "throwaway_postgres.fixtures"]

@@ -1,0 +1,160 @@
+"""Traces and metrics of ``execute_connector`` calls, through OpenTelemetry when it is installed.
+
+The only module of jamey_host that imports OpenTelemetry, and only its API (the optional extra
+``jamey-host[otel]``); without it nothing is imported and :func:`start_call` hands back an object
+whose :meth:`~ConnectorCall.end` does nothing. The library never installs an SDK, an exporter or a
+global provider: the host application does, before or after importing jamey_host (the tracer and
+meter obtained here are the API's proxies, which follow a provider set later).
+
+Each call is one span, ``execute_connector {connector}``, made the current span while the call
+runs so that whatever the connector traces (its requests to agents) becomes its child; the current
+context when the call starts is its parent. Its attributes are ``jamey.connector``,
+``jamey.action`` and ``jamey.outcome``; failures and denials set status ``ERROR`` with the result's
+first error. The metrics ``jamey.connector.calls`` and ``jamey.connector.duration`` carry exactly
+those three attributes. Nothing else about the call is recorded: params and their values never.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import time
+from collections.abc import Mapping
+from contextvars import Token
+from typing import TYPE_CHECKING, Final, final
+
+from jamey_host.audit import Outcome
+from jamey_host.results import ConnectorResult
+
+try:
+    from opentelemetry import context as otel_context
+    from opentelemetry import metrics, trace
+except ImportError:  # the optional extra is not installed: every call below is a no-op
+    ENABLED = False
+else:
+    ENABLED = True
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.trace import Span
+
+__all__ = ["ENABLED", "ConnectorCall", "start_call"]
+
+_CONNECTOR: Final = "jamey.connector"
+_ACTION: Final = "jamey.action"
+_OUTCOME: Final = "jamey.outcome"
+_CALLS_METRIC: Final = "jamey.connector.calls"
+_DURATION_METRIC: Final = "jamey.connector.duration"
+
+# The HTTP semantic conventions' duration buckets, in seconds: the SDK's default buckets are
+# meant for milliseconds and would put every call into the first one or two.
+_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+_FAILED: Final = frozenset({"failure", "denied"})
+_NOT_A_NAME: Final = "(not a str)"  # what a call with a non-str connector name is recorded as
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("jamey-host")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return ""
+
+
+if ENABLED:
+    _VERSION = _version()
+    _tracer = trace.get_tracer(__name__, _VERSION)
+    _meter = metrics.get_meter(__name__, _VERSION)
+    _calls = _meter.create_counter(
+        _CALLS_METRIC, unit="{call}", description="execute_connector calls, by outcome"
+    )
+    _duration = _meter.create_histogram(
+        _DURATION_METRIC,
+        unit="s",
+        description="How long execute_connector calls took",
+        explicit_bucket_boundaries_advisory=_BUCKETS,
+    )
+
+
+@final
+class ConnectorCall:
+    """One ``execute_connector`` call being traced; :meth:`end` it exactly once.
+
+    Built by :func:`start_call`. While it is open its span is the current span of the calling
+    task, so the call must end in the same task (the runtime's ``finally`` does).
+    """
+
+    __slots__ = ("_connector", "_span", "_started", "_token")
+
+    def __init__(
+        self,
+        connector: str,
+        started: float | None,
+        span: Span | None = None,
+        token: Token[Context] | None = None,
+    ) -> None:
+        self._connector = connector
+        self._started = started  # None: nothing (more) to record
+        self._span = span  # None: no tracer provider (or no valid context), metrics only
+        self._token = token
+
+    def end(self, outcome: Outcome, result: ConnectorResult, action: str | None) -> None:
+        """Record the call's outcome and the result's first error; close the span.
+
+        ``action`` is the call's ``action`` param, or ``None`` when it had none (or its params
+        were invalid).
+        """
+        started = self._started
+        if started is None:  # ended already, or OpenTelemetry is not installed
+            return
+        seconds = time.perf_counter() - started
+        self._started = None
+        attributes = _attributes(self._connector, action, outcome)
+        _calls.add(1, attributes)
+        _duration.record(seconds, attributes)
+        span = self._span
+        if span is None:
+            return
+        self._span = None
+        assert self._token is not None
+        otel_context.detach(self._token)
+        if span.is_recording():
+            span.set_attributes(attributes)
+            if outcome in _FAILED:
+                span.set_status(trace.StatusCode.ERROR, _first_error(result))
+        span.end()
+
+
+_UNRECORDED: Final = ConnectorCall("", None)
+
+
+def start_call(connector: str) -> ConnectorCall:
+    """Open the span of one call to ``connector`` under the current context, and make it current.
+
+    Cheap when nothing records: without the API installed it returns a shared no-op object;
+    with the API but no tracer provider, the API's tracer hands back an invalid span, which is
+    dropped on the spot (only the metrics, themselves no-ops until a meter provider is set, are
+    kept).
+    """
+    if not ENABLED:
+        return _UNRECORDED
+    # The runtime takes any name a caller passes (and answers "not found"); never its repr.
+    connector = connector if type(connector) is str else _NOT_A_NAME
+    started = time.perf_counter()
+    span = _tracer.start_span(f"execute_connector {connector}")
+    if not span.get_span_context().is_valid:
+        return ConnectorCall(connector, started)
+    token = otel_context.attach(trace.set_span_in_context(span))
+    return ConnectorCall(connector, started, span, token)
+
+
+def _attributes(connector: str, action: str | None, outcome: Outcome) -> Mapping[str, str]:
+    if action is None:
+        return {_CONNECTOR: connector, _OUTCOME: outcome}
+    return {_CONNECTOR: connector, _ACTION: action, _OUTCOME: outcome}
+
+
+def _first_error(result: ConnectorResult) -> str | None:
+    errors = result.errors
+    if not errors:
+        return None
+    first = errors[0]
+    return first if type(first) is str else str(first)
