@@ -55,6 +55,24 @@ class _InProcessServer(uvicorn.Server):
         yield
 
 
+def _listening_socket() -> socket.socket:
+    """A socket on 127.0.0.1 and a free port, made with ``IPPROTO_TCP``.
+
+    asyncio turns Nagle off (TCP_NODELAY) only on sockets whose ``proto`` is ``IPPROTO_TCP``;
+    ``socket.create_server`` makes them with ``proto=0``, and uvicorn, which writes headers and body
+    separately, then waits out the client's delayed ACK: 40 ms on every kept-alive request.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 @final
 class A2APeer:
     """One SDK server: agent card, JSON-RPC at ``/a2a/jsonrpc``, HTTP+JSON at ``/a2a/rest``.
@@ -83,7 +101,7 @@ class A2APeer:
         self.requests: list[RecordedRequest] = []
         self.executor = ScriptedExecutor(slow_seconds=slow_seconds)
         self._failures: deque[CannedResponse] = deque()
-        self._socket = socket.create_server(("127.0.0.1", 0))
+        self._socket = _listening_socket()
         self.port: int = self._socket.getsockname()[1]
         self.base_url = f"https://127.0.0.1:{self.port}"
         self.jsonrpc_url = f"{self.base_url}{JSONRPC_PATH}"
@@ -97,7 +115,7 @@ class A2APeer:
             streaming=streaming,
             name=name,
         )
-        handler = DefaultRequestHandler(
+        self._handler = handler = DefaultRequestHandler(
             agent_executor=self.executor, task_store=InMemoryTaskStore(), agent_card=self.card
         )
         app = Starlette(
@@ -178,7 +196,12 @@ class A2APeer:
             await asyncio.sleep(0.005)
 
     async def stop(self) -> None:
-        """Stop within ``SHUTDOWN_TIMEOUT`` seconds; slow tasks are released first."""
+        """Stop within about ``2 * SHUTDOWN_TIMEOUT`` seconds; slow tasks are released first.
+
+        The SDK's tasks (one producer and one consumer per live A2A task, e.g. one waiting for
+        input) are closed too: left behind in a loop that outlives the peer (a module-scoped
+        one), they would be garbage-collected while pending, a warning pytest makes an error.
+        """
         self.executor.release_all()
         serving, self._serving = self._serving, None
         if serving is None:
@@ -194,6 +217,7 @@ class A2APeer:
                 await serving
         finally:
             self._socket.close()
+            await asyncio.wait_for(self._handler.aclose(), timeout=SHUTDOWN_TIMEOUT)
 
     async def __aenter__(self) -> Self:
         await self.start()
