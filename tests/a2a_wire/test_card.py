@@ -128,6 +128,11 @@ def test_only_name_and_interfaces_are_required() -> None:
             "Invalid agent card: capabilities must be an object",
         ),
         (card_with(skills=[{"name": "no id"}]), "Invalid agent card: skills[0].id is missing"),
+        (card_with(skills=[{"id": ""}]), "Invalid agent card: skills[0].id is empty"),
+        (
+            card_with(skills=[{"id": "a\u202eb"}]),
+            "Invalid agent card: skills[0].id contains non-printable characters",
+        ),
         (
             card_with(skills=[{"id": "a", "tags": ["ok", 7]}]),
             "Invalid agent card: skills[0].tags[1] must be a string",
@@ -360,7 +365,7 @@ def test_default_capabilities_keep_the_first_of_duplicates_in_card_order() -> No
         card_with(
             skills=[
                 {"id": "b", "tags": ["x", "b", "a"]},
-                {"id": "a", "tags": ["x", "y", ""]},
+                {"id": "a", "tags": ["x", "y", "", "bad\ntag"]},
                 {"id": "y"},
             ]
         )

@@ -151,7 +151,6 @@ class TaskState(enum.StrEnum):
 
 _RUNNING: Final = frozenset({TaskState.SUBMITTED, TaskState.WORKING})
 _INTERRUPTED: Final = frozenset({TaskState.INPUT_REQUIRED, TaskState.AUTH_REQUIRED})
-_ENDED_BADLY: Final = frozenset({TaskState.FAILED, TaskState.REJECTED, TaskState.CANCELED})
 
 
 # --- field checks ------------------------------------------------------------------------------
@@ -304,7 +303,7 @@ class SecurityRequirement:
 @final
 @attrs.frozen
 class AgentSkill:
-    id: str = attrs.field(metadata=_NAME)
+    id: str = attrs.field(metadata=_ID)  # becomes a capability: no empty or unprintable id
     name: str = attrs.field(metadata=_TEXT, default="")
     description: str = attrs.field(metadata=_TEXT, default="")
     tags: tuple[str, ...] = attrs.field(default=())
@@ -329,7 +328,7 @@ class AgentCard:
     description: str = attrs.field(metadata=_TEXT, default="")
     version: str = attrs.field(metadata=_NAME, default="")
     capabilities: AgentCapabilities = attrs.field(factory=AgentCapabilities)
-    security_schemes: _SchemeMap = attrs.field(factory=dict)
+    security_schemes: Mapping[str, SecurityScheme] = attrs.field(factory=dict)
     security_requirements: tuple[SecurityRequirement, ...] = attrs.field(default=())
     default_input_modes: tuple[str, ...] = attrs.field(default=())
     default_output_modes: tuple[str, ...] = attrs.field(default=())
@@ -795,9 +794,12 @@ def key_placement(card: AgentCard) -> KeyPlacement:
 
 
 def default_capabilities(card: AgentCard) -> tuple[str, ...]:
-    """Each skill's id then its tags, in card order, keeping the first of any duplicate."""
+    """Each skill's id then its tags, in card order, keeping the first of any duplicate.
+
+    Empty and unprintable tags are left out (skill ids are checked when the card is parsed).
+    """
     names = (name for skill in card.skills for name in (skill.id, *skill.tags))
-    return tuple(dict.fromkeys(name for name in names if name))
+    return tuple(dict.fromkeys(name for name in names if name and name.isprintable()))
 
 
 # --- requests ----------------------------------------------------------------------------------
@@ -1133,6 +1135,7 @@ def send_verdict(outcome: Outcome, *, wait: bool) -> Verdict:
         return Verdict(success=True)
     if state in _RUNNING:
         return Verdict(success=False, error=f"Agent task is still in state {state.value}{said}")
+    # FAILED, REJECTED, CANCELED; and UNSPECIFIED, a task that says nothing of how it went.
     return Verdict(success=False, error=f"Agent task ended in state {state.value}{said}")
 
 
