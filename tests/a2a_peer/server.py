@@ -33,7 +33,7 @@ from starlette.applications import Starlette
 
 from .card import JSONRPC, JSONRPC_PATH, REST, REST_PATH, Binding, KeyScheme, build_card
 from .executor import ScriptedExecutor
-from .gate import CannedResponse, PeerGate, RecordedRequest
+from .gate import CARD_PATH, CannedResponse, PeerGate, RecordedRequest
 from .tls import PeerCA
 
 __all__ = ["A2APeer"]
@@ -106,7 +106,7 @@ class A2APeer:
         self.base_url = f"https://127.0.0.1:{self.port}"
         self.jsonrpc_url = f"{self.base_url}{JSONRPC_PATH}"
         self.rest_url = f"{self.base_url}{REST_PATH}"
-        self.card_url = f"{self.base_url}/.well-known/agent-card.json"
+        self.card_url = f"{self.base_url}{CARD_PATH}"
         self.card = build_card(
             base_url=self.base_url,
             bindings=bindings,
@@ -180,7 +180,7 @@ class A2APeer:
 
     def calls(self) -> list[RecordedRequest]:
         """The recorded requests other than card fetches."""
-        return [r for r in self.requests if not r.path.endswith("/agent-card.json")]
+        return [r for r in self.requests if r.path != CARD_PATH]
 
     async def start(self) -> None:
         self._serving = asyncio.create_task(self._server.serve(sockets=[self._socket]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yarl
 
 from jamey_agent_orchestration.a2a_wire import (
     HTTP_JSON,
@@ -89,6 +90,18 @@ def test_rest_paths_percent_encode_the_id() -> None:
         "/tasks/a%3Acancel%20b%3Fx%23y:cancel"
     )
     assert rest_path(GetTaskCall(task_id="tâche")) == "/tasks/t%C3%A2che"
+
+
+@pytest.mark.parametrize("task_id", [".", ".."])
+def test_dot_segment_ids_are_refused_on_http_json(task_id: str) -> None:
+    # yarl (as aiohttp uses it) resolves "..", and decodes "%2E%2E" to resolve it too.
+    assert yarl.URL("https://a.example/rest/tasks/%2E%2E").path == "/rest/"
+    with pytest.raises(ValueError, match="cannot be sent in a URL path"):
+        rest_path(GetTaskCall(task_id=task_id))
+    with pytest.raises(ValueError, match="cannot be sent in a URL path"):
+        build_request(HTTP_JSON, "https://a.example/rest", CancelTaskCall(task_id=task_id))
+    assert jsonrpc_request(GetTaskCall(task_id=task_id), request_id=1)["params"] == {"id": task_id}
+    assert rest_path(GetTaskCall(task_id="...")) == "/tasks/..."  # not a dot segment
 
 
 @pytest.mark.parametrize(

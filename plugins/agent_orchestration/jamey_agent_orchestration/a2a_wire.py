@@ -936,10 +936,16 @@ def jsonrpc_request(call: Call, *, request_id: int | str) -> dict[str, Any]:
 
 
 def rest_path(call: Call) -> str:
-    """The HTTP+JSON path below the interface URL; ids are percent-encoded, ``/`` and ``:`` too."""
+    """The HTTP+JSON path below the interface URL; ids are percent-encoded, ``/`` and ``:`` too.
+
+    (An ASGI server such as the SDK's decodes the path before routing, so an id holding ``/``
+    finds no route there: a plain 404, never another resource.)
+    """
     if isinstance(call, SendMessageCall):
         return "/message:send"
     task_id = quote(_checked_id(call.task_id, "task_id"), safe="")
+    if task_id in (".", ".."):  # dot segments: URL libraries resolve them, %2E-encoded or not
+        raise ValueError("Invalid task_id: '.' and '..' cannot be sent in a URL path")
     if isinstance(call, GetTaskCall):
         length = _history_length(call.history_length)
         return f"/tasks/{task_id}" + ("" if length is None else f"?historyLength={length}")
