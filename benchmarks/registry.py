@@ -27,8 +27,7 @@ import time
 import tracemalloc
 from typing import Any
 
-from jamey_agent_orchestration.agents import Agent
-from jamey_agent_orchestration.api_key import ApiKey
+from jamey_agent_orchestration.model import Agent, ApiKey
 from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
 from jamey_host import Runtime, RuntimeConfig
 
