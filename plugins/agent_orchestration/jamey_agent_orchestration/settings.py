@@ -1,6 +1,8 @@
 """The connector's settings, parsed once from the runtime's ``connector_settings``.
 
-A value that is invalid raises ``ValueError`` naming the setting, which fails the plugin's startup.
+A setting whose value is empty (or blank) is unset and keeps its default, as an environment
+variable set to nothing; a value that is present but invalid raises ``ValueError`` naming the
+setting, which fails the plugin's startup.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from pathlib import Path
 from typing import Final
 
 import attrs
+
+from jamey_host import split_list
 
 __all__ = ["CONNECTOR_ID", "AgentSettings", "Network"]
 
@@ -42,9 +46,7 @@ def _positive_int(raw: str) -> int:
 
 def _networks(raw: str) -> tuple[Network, ...]:
     networks: list[Network] = []
-    for item in (part.strip() for part in raw.split(",")):
-        if not item:
-            continue
+    for item in split_list(raw):
         try:
             networks.append(ipaddress.ip_network(item, strict=True))
         except ValueError as exc:
@@ -53,8 +55,6 @@ def _networks(raw: str) -> tuple[Network, ...]:
 
 
 def _path(raw: str) -> Path:
-    if not raw:
-        raise ValueError("empty path")
     return Path(raw).expanduser()
 
 
@@ -99,6 +99,8 @@ class AgentSettings:
         values: dict[str, object] = {}
         for key, raw in settings.items():
             text = raw.strip()
+            if not text:
+                continue  # empty means unset: the default applies
             try:
                 values[key] = _PARSERS[key](text)
             except ValueError as exc:
