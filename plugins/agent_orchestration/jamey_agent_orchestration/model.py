@@ -8,12 +8,13 @@ was wrong and never holds a key.
 from __future__ import annotations
 
 import hmac
+import unicodedata
 from typing import Any, NoReturn, final
 
 import attrs
 import yarl
 
-__all__ = ["Agent", "ApiKey", "InvalidParams", "SecurityViolation"]
+__all__ = ["Agent", "ApiKey", "InvalidParams", "SecurityViolation", "text_problem"]
 
 
 class SecurityViolation(ValueError):
@@ -31,13 +32,26 @@ class InvalidParams(ValueError):
     """A param that is missing or malformed; the message names it and never echoes a key."""
 
 
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be sent in a header or stored as text, or ``None`` if it can."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate: what Python makes of a stray byte in argv (surrogateescape).
+        return "is not valid text (it holds a byte that is not UTF-8)"
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        return "contains a control character (a newline, a tab, ...)"
+    return None
+
+
 @final
 class ApiKey:
     """An agent's API key. Only :meth:`reveal` gives the value back.
 
     ``str``, ``repr`` and ``format`` show ``***``; ``json``, ``pickle``, ``copy`` and cattrs cannot
-    turn it into its value, because it is not an attrs class, a mapping or a string. An empty key
-    is refused with :class:`SecurityViolation`.
+    turn it into its value, because it is not an attrs class, a mapping or a string. A key that is
+    empty, or that could not be sent in an ``Authorization`` header, is refused with
+    :class:`SecurityViolation` naming the problem, never the key.
     """
 
     __slots__ = ("_value",)
@@ -47,6 +61,9 @@ class ApiKey:
             raise TypeError("ApiKey takes a str")
         if not value.strip():
             raise SecurityViolation("API key cannot be empty")
+        problem = text_problem(value)
+        if problem is not None:
+            raise SecurityViolation(f"API key {problem}")
         self._value = value
 
     def reveal(self) -> str:

@@ -14,7 +14,7 @@ from typing import Final, final
 
 import attrs
 
-from jamey_agent_orchestration.model import InvalidParams
+from jamey_agent_orchestration.model import InvalidParams, text_problem
 from jamey_host import parse_flag, split_list
 
 __all__ = [
@@ -107,6 +107,15 @@ def _capabilities(raw: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_capability(item) for item in items))
 
 
+def _name(raw: str) -> str:
+    # The name is stored and shown as text: a stray byte of argv (a lone surrogate) would make
+    # the registry file refuse it, and a control character would garble a terminal.
+    problem = text_problem(raw)
+    if problem is not None:
+        raise InvalidParams(f"Invalid name: it {problem}")
+    return raw
+
+
 def _flag(params: Mapping[str, str], key: str) -> bool:
     try:
         return parse_flag(params.get(key, ""))
@@ -125,7 +134,7 @@ def task_params(params: Mapping[str, str]) -> dict[str, str]:
 
 def parse_register(params: Mapping[str, str]) -> RegisterAgent:
     agent_id = _agent_id(_required(params, "agent_id"))
-    name = _required(params, "name")
+    name = _name(_required(params, "name"))
     url = _required(params, "url")
     return RegisterAgent(
         agent_id=agent_id,
