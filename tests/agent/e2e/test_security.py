@@ -107,6 +107,17 @@ async def test_malformed_urls_are_refused(connector: Connector, url: str) -> Non
     assert "pw" not in result.errors[0]
 
 
+@pytest.mark.parametrize("url", ["https://8.8.8.8:0/", "https://agent.example.com:65536"])
+async def test_a_port_outside_1_to_65535_is_refused_at_registration(
+    connector: Connector, url: str
+) -> None:
+    result = await connector.register("a1", url, api_key="k-123")
+    assert result.errors == ["Security violation: Agent URL port must be a number from 1 to 65535"]
+    [refused] = connector.named("agent.register_refused")
+    assert (refused.outcome, refused.error) == ("denied", result.errors[0])
+    assert await connector.listed() == []
+
+
 async def test_allow_networks_exempts_only_the_listed_networks(connector: Connector) -> None:
     assert (await connector.register("lo", "https://127.0.0.5:8443", api_key="k")).success
     refused = await connector.register("private", "https://10.0.0.1:8443", api_key="k")

@@ -382,6 +382,14 @@ async def test_forbidden_address_refused_at_connect_time(
     assert agent.requests == []
 
 
+async def test_port_zero_is_refused_at_connect_time(make_client: MakeClient) -> None:
+    delivery = await send(await make_client(), "https://127.0.0.1:0")
+    assert delivery.error == (
+        "Security violation: connection to port 0 refused (not a port 1-65535)"
+    )
+    assert (delivery.failure, delivery.attempts) == (FailureKind.SECURITY, 0)
+
+
 async def test_allow_networks_exempts_loopback_by_name(
     make_client: MakeClient, jamey_agent_server: AgentServerFactory
 ) -> None:

@@ -24,6 +24,7 @@ import pytest
 from jamey_agent_orchestration.model import SecurityViolation
 from jamey_agent_orchestration.net.address_policy import (
     check_address,
+    check_port,
     forbidden_reason,
     validate_agent_url,
 )
@@ -393,3 +394,47 @@ def test_allow_networks_do_not_exempt_others_at_connect() -> None:
     assert "loopback" in _refused_address("::1", LOOPBACK_NET)
     # Smokescreen TestAllowFirstIPPolicy: 10.1.0.1 lies outside the allowed 10.0.0.0/24.
     assert "private" in _refused_address("10.1.0.1", (ipaddress.ip_network("10.0.0.0/24"),))
+
+
+BAD_PORT = "Security violation: Agent URL port must be a number from 1 to 65535"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://8.8.8.8:0/",
+        "https://agent.example.com:0",
+        "https://[2606:4700::1111]:0/",
+        "https://agent.example.com:65536/",
+        "https://agent.example.com:99999999999/",
+        "https://agent.example.com:-1/",
+    ],
+)
+def test_a_port_outside_1_to_65535_is_refused_at_registration(url: str) -> None:
+    assert _refused_url(url) == BAD_PORT
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://8.8.8.8:1/", "https://8.8.8.8:1"),
+        ("https://agent.example.com:65535/x", "https://agent.example.com:65535/x"),
+        ("https://agent.example.com:443/", "https://agent.example.com"),
+    ],
+)
+def test_ports_1_to_65535_are_accepted(url: str, expected: str) -> None:
+    assert str(validate_agent_url(url)) == expected
+
+
+@pytest.mark.parametrize("port", [0, -1, 65536])
+def test_a_port_outside_1_to_65535_is_refused_at_connect_time(port: int) -> None:
+    with pytest.raises(SecurityViolation) as caught:
+        check_port(port)
+    assert str(caught.value) == (
+        f"Security violation: connection to port {port} refused (not a port 1-65535)"
+    )
+
+
+@pytest.mark.parametrize("port", [1, 443, 65535])
+def test_ports_1_to_65535_may_be_dialled(port: int) -> None:
+    check_port(port)

@@ -3,8 +3,9 @@
 Two checks, both raising :class:`SecurityViolation`:
 
 * :func:`validate_agent_url` at registration, on the URL as yarl parses it;
-* :func:`check_address` at connect time, on every address actually dialled, so a public-looking
-  name that resolves to a forbidden address (DNS rebinding) is still refused.
+* :func:`check_address` (and :func:`check_port`) at connect time, on every address actually
+  dialled, so a public-looking name that resolves to a forbidden address (DNS rebinding) is
+  still refused.
 
 The deny list is explicit: ``ipaddress``'s ``is_global`` alone says True for multicast, for
 ``192.0.0.0/24`` members and for NAT64/6to4 forms wrapping ``169.254.169.254``, and its answers
@@ -23,7 +24,7 @@ import yarl
 from jamey_agent_orchestration.model import SecurityViolation
 from jamey_agent_orchestration.settings import Network
 
-__all__ = ["check_address", "forbidden_reason", "validate_agent_url"]
+__all__ = ["check_address", "check_port", "forbidden_reason", "validate_agent_url"]
 
 Address = IPv4Address | IPv6Address
 
@@ -75,6 +76,7 @@ _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_BAD_PORT = "Agent URL port must be a number from 1 to 65535"
 _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 
 
@@ -163,6 +165,12 @@ def check_address(
         raise SecurityViolation(f"connection to {shown} refused ({detail})")
 
 
+def check_port(port: int) -> None:
+    """Raise :class:`SecurityViolation` unless ``port`` is one a connection may be made to."""
+    if not 1 <= port <= 65535:
+        raise SecurityViolation(f"connection to port {port} refused (not a port 1-65535)")
+
+
 def _check_literal(address: Address, allow_networks: Sequence[Network]) -> None:
     if not _allowed(address, allow_networks) and (reason := forbidden_reason(address)):
         raise SecurityViolation(f"Agent URL refused: {reason}")
@@ -174,7 +182,8 @@ def validate_agent_url(raw: str, allow_networks: Sequence[Network] = ()) -> yarl
     The URL is judged as yarl parses it, never as the raw string (yarl folds ``127。0。0。1`` into
     ``127.0.0.1`` and ``ⓛⓞⓒⓐⓛⓗⓞⓢⓣ`` into ``localhost``). Refused, each with a
     :class:`SecurityViolation` whose message names at most the scheme or host (never user-info):
-    an unparsable URL; a scheme other than https; user-info; a missing host; a query or fragment;
+    an unparsable URL; a scheme other than https; user-info; a missing host; a port outside
+    1-65535 (``0`` included, which no agent listens on); a query or fragment;
     an IPv6 zone id; a numeric host that is not a canonical dotted quad (``2130706433``,
     ``0x7f.1``, ``0177.0.0.1``, ``127.1``, ``127.0.0.1.``), since ``getaddrinfo`` would still dial
     it; a host that is no valid DNS name; a forbidden literal address (see
@@ -188,7 +197,10 @@ def validate_agent_url(raw: str, allow_networks: Sequence[Network] = ()) -> yarl
     try:
         url = yarl.URL(raw)
         host = (url.raw_host or "").lower()
-    except ValueError:  # includes the UnicodeError of a bad IDNA label
+        port = url.explicit_port
+    except ValueError as exc:  # includes the UnicodeError of a bad IDNA label
+        if "out of range" in str(exc):  # yarl: "Port out of range 0-65535"
+            raise SecurityViolation(_BAD_PORT) from None
         raise SecurityViolation("Invalid agent URL") from None
     if url.scheme != "https":
         raise SecurityViolation(f"Agent URLs must use HTTPS. Got: {url.scheme or '(none)'}")
@@ -196,6 +208,8 @@ def validate_agent_url(raw: str, allow_networks: Sequence[Network] = ()) -> yarl
         raise SecurityViolation("Agent URLs must not contain user info")
     if not host:
         raise SecurityViolation("Agent URLs must have a host")
+    if port is not None and not 1 <= port <= 65535:
+        raise SecurityViolation(_BAD_PORT)
     if url.raw_query_string or url.raw_fragment:
         raise SecurityViolation("Agent URLs must not contain a query or fragment")
     if ":" in host:

@@ -31,7 +31,7 @@ import yarl
 from aiohappyeyeballs import AddrInfoType
 
 from jamey_agent_orchestration.model import SecurityViolation
-from jamey_agent_orchestration.net.address_policy import check_address
+from jamey_agent_orchestration.net.address_policy import check_address, check_port
 from jamey_agent_orchestration.net.client import Attempt, FailureKind
 from jamey_agent_orchestration.net.tls import (
     build_client_context,
@@ -178,6 +178,7 @@ class Transport:
         log = _DIAL_LOG.get()
         try:
             check_address(str(sockaddr[0]), self._settings.allow_networks)
+            check_port(int(sockaddr[1]))
         except SecurityViolation as exc:
             if log is not None:
                 log.refusals.append(str(exc))
