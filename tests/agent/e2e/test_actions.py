@@ -382,6 +382,43 @@ async def test_503_past_the_retries_fails_with_the_status(
     assert len(agent.requests) == 2
 
 
+async def test_a_retry_after_past_the_call_budget_is_not_waited_for(
+    make_connector: MakeConnector, jamey_agent_server: AgentServerFactory
+) -> None:
+    # timeout 1 s and 3 attempts: a budget of 3 s and 1 s of backoff. Waiting 30 s cannot fit.
+    connector = await make_connector(timeout="1", retries="3")
+    agent = await agent_for(jamey_agent_server, "a1")
+    agent.fail_next(503, times=3, headers={"Retry-After": "30"})
+    assert (await connector.register("a1", agent)).success
+
+    started = time.perf_counter()
+    result = await connector.call("send_task", agent_id="a1", task="echo")
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.0, elapsed
+    assert result.errors == [
+        "Agent returned error status: 503 (the agent asked to retry in 30s, past this call's "
+        "time budget of 4s)"
+    ]
+    assert result.metadata["attempts"] == "1"
+    assert len(agent.requests) == 1
+
+
+async def test_a_retry_after_within_the_call_budget_is_waited_for(
+    make_connector: MakeConnector, jamey_agent_server: AgentServerFactory
+) -> None:
+    connector = await make_connector(timeout="1", retries="2")  # a budget of 2.4 s
+    agent = await agent_for(jamey_agent_server, "a1")
+    agent.fail_next(503, times=1, headers={"Retry-After": "1"})
+    assert (await connector.register("a1", agent)).success
+
+    started = time.perf_counter()
+    result = await connector.call("send_task", agent_id="a1", task="echo")
+    elapsed = time.perf_counter() - started
+    assert result.success, result.errors
+    assert 1.0 <= elapsed < 2.4, elapsed
+    assert len(agent.requests) == 2
+
+
 async def test_non_json_body_fails(
     connector: Connector, jamey_agent_server: AgentServerFactory
 ) -> None:
