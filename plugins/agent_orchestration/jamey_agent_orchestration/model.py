@@ -8,8 +8,8 @@ was wrong and never holds a key.
 from __future__ import annotations
 
 import hmac
-import unicodedata
-from typing import Any, NoReturn, final
+import re
+from typing import Any, Final, NoReturn, final
 
 import attrs
 import yarl
@@ -32,16 +32,19 @@ class InvalidParams(ValueError):
     """A param that is missing or malformed; the message names it and never echoes a key."""
 
 
+# Control characters (C0, DEL, C1: Unicode's category Cc) and surrogates, which UTF-8 cannot
+# encode alone: Python makes one of a stray byte in argv (surrogateescape).
+_NOT_SENDABLE: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def text_problem(value: str) -> str | None:
     """Why ``value`` cannot be sent in a header or stored as text, or ``None`` if it can."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        # A lone surrogate: what Python makes of a stray byte in argv (surrogateescape).
+    found = _NOT_SENDABLE.search(value)
+    if found is None:
+        return None
+    if "\ud800" <= found.group() <= "\udfff":
         return "is not valid text (it holds a byte that is not UTF-8)"
-    if any(unicodedata.category(char) == "Cc" for char in value):
-        return "contains a control character (a newline, a tab, ...)"
-    return None
+    return "contains a control character (a newline, a tab, ...)"
 
 
 @final

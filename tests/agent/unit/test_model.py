@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 import yarl
 
-from jamey_agent_orchestration.model import Agent, ApiKey, SecurityViolation
+from jamey_agent_orchestration.model import Agent, ApiKey, SecurityViolation, text_problem
 
 SURROGATE_KEY = "sk-live-\udcff-secret"  # what Python makes of the byte 0xff in argv
 NOT_TEXT = "Security violation: API key is not valid text (it holds a byte that is not UTF-8)"
@@ -37,6 +39,13 @@ def test_a_key_that_cannot_go_in_a_header_is_refused_naming_the_problem(
     # Nothing chained that could carry the key (a UnicodeEncodeError holds the whole string).
     assert caught.value.__cause__ is None
     assert caught.value.__context__ is None
+
+
+def test_exactly_the_control_characters_and_lone_surrogates_are_unsendable() -> None:
+    refused = [chr(n) for n in range(0x10000) if text_problem(f"k{chr(n)}k") is not None]
+    expected = [chr(n) for n in range(0x10000) if unicodedata.category(chr(n)) in ("Cc", "Cs")]
+    assert refused == expected
+    assert text_problem("k\U0001f511k") is None  # beyond the BMP: an emoji is text
 
 
 @pytest.mark.parametrize("key", ["sk-abc_123.DEF~+/==", "ключ-123", "clé de l'agent", "k" * 4096])
