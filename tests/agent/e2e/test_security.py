@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import trustme
 
+from jamey_agent_orchestration.testing import ThrowawayCA
 from jamey_agent_orchestration.testing.server import TaskRequest
 
 if TYPE_CHECKING:
@@ -201,9 +201,8 @@ async def test_tls_host_name_is_verified_when_the_address_is_allowed(
 async def test_a_ca_outside_ca_bundle_is_not_trusted(
     make_connector: MakeConnector, jamey_agent_server: AgentServerFactory, tmp_path: Path
 ) -> None:
-    other_ca = tmp_path / "other-ca.pem"
-    trustme.CA().cert_pem.write_to_path(str(other_ca))
-    connector = await make_connector(ca_bundle=str(other_ca))
+    other_ca = ThrowawayCA(tmp_path)  # its files are removed with tmp_path
+    connector = await make_connector(ca_bundle=str(other_ca.ca_path))
     agent = await start(jamey_agent_server)
     assert (await connector.register("a1", agent)).success
     result = await connector.call("send_task", agent_id="a1", task="echo")

@@ -15,7 +15,7 @@ from jamey_agent_orchestration.model import Agent, ApiKey
 from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
 from jamey_agent_orchestration.settings import AgentSettings
 from jamey_agent_orchestration.store import MemoryAgentStore, RegistryError, open_store
-from jamey_host import Runtime, RuntimeConfig
+from jamey_host.testing import RuntimeFactory
 
 
 def _digest(path: Path) -> str:
@@ -69,14 +69,15 @@ async def test_rotation_finds_the_key_beside_a_registry_given_by_path(
 
 
 async def test_a_startup_that_fails_after_opening_the_registry_closes_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jamey_runtime: RuntimeFactory
 ) -> None:
     monkeypatch.setenv("JAMEY_SECRET_KEY", base64.urlsafe_b64encode(b"k" * 32).decode())
     settings = {"registry": str(tmp_path / "agents.db"), "ca_bundle": str(tmp_path / "nope.pem")}
-    config = RuntimeConfig(connector_settings={"agent_orchestration": settings})
-    async with Runtime(config, plugins=[AgentOrchestrationPlugin()], load_entrypoints=False) as rt:
-        [info] = rt.plugins()
-        assert info.status == "failed"
-        assert "ca_bundle" in (info.error or "")
-        registry_threads = [t for t in threading.enumerate() if t.name.startswith("jamey-registry")]
-        assert registry_threads == []
+    runtime = await jamey_runtime(
+        AgentOrchestrationPlugin, settings={"agent_orchestration": settings}
+    )
+    [info] = [info for info in runtime.plugins() if info.name == "AgentOrchestrationPlugin"]
+    assert info.status == "failed"
+    assert "ca_bundle" in (info.error or "")
+    registry_threads = [t for t in threading.enumerate() if t.name.startswith("jamey-registry")]
+    assert registry_threads == []
