@@ -16,9 +16,10 @@ A protocol client drives the loop (stamina's shape)::
         tries.record(await send_one_request())
     delivery = tries.delivery()
 
-The first try costs nothing beyond the request: most calls succeed at once, and a general retry
-framework's loop (tenacity's costs about 25 microseconds a call) would be a measurable share of a
-``send_task`` to a local agent.
+The loop is this small class rather than a general retry framework's: most calls succeed at
+once, so the first try must cost nothing beyond the request, and tenacity's loop was measured to
+be a share of a ``send_task`` to a local agent that the throughput goal cannot spare (see
+docs/performance.md).
 """
 
 from __future__ import annotations
