@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, final
 
 import attrs
 
@@ -105,6 +105,7 @@ class CircuitBreaker:
         return 0.0
 
 
+@final
 class Breakers:
     """The breakers of every agent of one runtime.
 

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Final, ParamSpec, TypeVar
+from typing import Final, ParamSpec, TypeVar, final
 
 from jamey_agent_orchestration.model import Agent
 from jamey_agent_orchestration.store.base import REGISTRY_SETTING_VAR, RegistryError
@@ -182,6 +182,7 @@ def switch_to_wal(conn: sqlite3.Connection, *, patience: float = BUSY_TIMEOUT_SE
             return
 
 
+@final
 class _Database:
     """One synchronous connection to a registry file. Not thread-safe: one thread uses it."""
 
@@ -424,6 +425,7 @@ def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
+@final
 class SqliteAgentStore:
     """An :class:`~jamey_agent_orchestration.store.base.AgentStore` in a SQLite file.
 

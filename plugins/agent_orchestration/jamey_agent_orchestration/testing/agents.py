@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, final
 
 import attrs
 import trustme
@@ -46,6 +46,7 @@ RawHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DEFAULT_IDENTITIES = ("127.0.0.1", "localhost", "::1")
 
 
+@final
 class ThrowawayCA:
     """A trustme CA and one server certificate for ``identities``, written as PEM files.
 
@@ -140,6 +141,7 @@ class _Canned:
     headers: Mapping[str, str]
 
 
+@final
 class RecordingAgent:
     """A running test agent: records every request, then plays the scripted behaviours.
 

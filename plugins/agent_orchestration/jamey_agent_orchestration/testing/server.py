@@ -18,7 +18,7 @@ import sys
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeAlias
+from typing import Any, Self, TypeAlias, final
 
 import attrs
 from aiohttp import web
@@ -89,6 +89,7 @@ def _parse_body(raw: bytes) -> tuple[str, dict[str, str]]:
     return task, params
 
 
+@final
 class _TaskEndpoint:
     """The ``/api/v1/tasks`` handler with its idempotency cache."""
 
@@ -181,6 +182,7 @@ def create_app(
     return app
 
 
+@final
 class AgentServer:
     """Runs an application over HTTPS: ``async with AgentServer(app, ssl_context=ctx) as s``."""
 
