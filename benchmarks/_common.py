@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import gc
+import logging
 import statistics
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from jamey_host import AUDIT_LOGGER_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -174,3 +178,27 @@ class Stopwatch:
 
 def log(message: str) -> None:
     print(f"[bench] {message}", flush=True)
+
+
+class audit_to_file:  # noqa: N801 - used as a context manager like a function
+    """Configure ``jamey_host.audit`` at INFO with a JSON-lines FileHandler; undo on exit."""
+
+    def __enter__(self) -> Path:
+        self._dir = tempfile.TemporaryDirectory(prefix="jamey-bench-audit-")
+        path = Path(self._dir.name) / "audit.jsonl"
+        self._handler = logging.FileHandler(path, encoding="utf-8")
+        self._handler.setFormatter(logging.Formatter("%(message)s"))
+        logger = logging.getLogger(AUDIT_LOGGER_NAME)
+        self._saved = (logger.level, logger.propagate)
+        logger.addHandler(self._handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        return path
+
+    def __exit__(self, *exc: object) -> None:
+        logger = logging.getLogger(AUDIT_LOGGER_NAME)
+        logger.removeHandler(self._handler)
+        self._handler.close()
+        logger.setLevel(self._saved[0])
+        logger.propagate = self._saved[1]
+        self._dir.cleanup()

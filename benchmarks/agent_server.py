@@ -1,7 +1,7 @@
 """``python -m benchmarks.agent_server --cert C --key K``: a benchmark agent process.
 
-Serves the reference application (``create_app`` from ``jamey_agent_orchestration.server``, over
-TLS with the given certificate) on 127.0.0.1 at a random port, and prints ``PORT <n>`` once
+Serves the reference application (``create_app`` of ``jamey_agent_orchestration.testing.server``,
+over TLS with the given certificate) on 127.0.0.1 at a random port, and prints ``PORT <n>`` once
 listening. Besides the reference ``POST /api/v1/tasks`` it routes, to the very same handler:
 
 * ``POST /agent/{n}/api/v1/tasks``: many registered agents served by one process;
@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from jamey_agent_orchestration.server import (
+from jamey_agent_orchestration.testing.server import (
     EXAMPLE_HANDLERS,
     TASKS_PATH,
     AgentServer,

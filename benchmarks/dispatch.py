@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import logging
 import statistics
-import tempfile
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -39,7 +37,7 @@ from jamey_host import (
     hookimpl,
 )
 
-from ._common import Figure, Settings, log, paired, ratios
+from ._common import Figure, Settings, audit_to_file, log, paired, ratios
 
 _OK = ConnectorResult.ok("")
 _PARAMS = {"action": "noop"}
@@ -88,30 +86,6 @@ def _pluggy_hook() -> Any:
     pm.add_hookspecs(_Spec)
     pm.register(_Impl())
     return pm.hook.x
-
-
-class _audit_to_file:  # noqa: N801 - used as a context manager like a function
-    """Configure ``jamey_host.audit`` at INFO with a JSON-lines FileHandler; undo on exit."""
-
-    def __enter__(self) -> Path:
-        self._dir = tempfile.TemporaryDirectory(prefix="jamey-bench-audit-")
-        path = Path(self._dir.name) / "audit.jsonl"
-        self._handler = logging.FileHandler(path, encoding="utf-8")
-        self._handler.setFormatter(logging.Formatter("%(message)s"))
-        logger = logging.getLogger(AUDIT_LOGGER_NAME)
-        self._saved = (logger.level, logger.propagate)
-        logger.addHandler(self._handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-        return path
-
-    def __exit__(self, *exc: object) -> None:
-        logger = logging.getLogger(AUDIT_LOGGER_NAME)
-        logger.removeHandler(self._handler)
-        self._handler.close()
-        logger.setLevel(self._saved[0])
-        logger.propagate = self._saved[1]
-        self._dir.cleanup()
 
 
 async def _count_events_built(runtime: Runtime, calls: int) -> int:
@@ -178,7 +152,7 @@ async def run(settings: Settings) -> tuple[list[Figure], dict[str, Any]]:
                 events = await _count_events_built(runtime, 100)
                 lines = None
             else:
-                with _audit_to_file() as path:
+                with audit_to_file() as path:
                     samples = await paired(sides, settings.reps)
                     events = await _count_events_built(runtime, 100)
                     for handler in audit_logger.handlers:

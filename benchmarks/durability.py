@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jamey_agent_orchestration.keys import SECRET_KEY_VAR, generate_master_key
 from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
-from jamey_host import Runtime, RuntimeConfig
+from jamey_agent_orchestration.store.keys import generate_master_key
+from jamey_host import SECRET_KEY_VAR, Runtime, RuntimeConfig
 
 from ._common import Figure, Settings, Side, log, paired, ratios
 from .fleet import Fleet, runtime_settings

@@ -9,7 +9,7 @@ import sys
 import time
 from types import TracebackType
 
-from jamey_agent_orchestration.tls_fixtures import ThrowawayCA
+from jamey_agent_orchestration.testing.agents import ThrowawayCA
 
 from ._common import ROOT
 from .agent_server import API_KEY_ENV

@@ -10,8 +10,8 @@ memory freed by the other benchmarks cannot hide what the registry takes. Measur
 * registrations per second through ``execute_connector`` (params parsing, URL policy, the
   ``ApiKey``, the store insert, the runtime's gating and audit) for all N agents, and in
   ``REPS`` pairs of CHUNK agents each against the plugin's store used directly
-  (``await plugin.store.insert(Agent(...))`` with an already validated URL: no parsing, no policy,
-  no runtime), each side into a fresh runtime;
+  (``await plugin.store.insert(Agent(...))`` with an already parsed and validated URL: no
+  parsing, no policy, no runtime), each side into a fresh runtime;
 * ``list_agents`` of the N agents through ``execute_connector`` (the JSON of every public field).
 """
 
@@ -27,8 +27,9 @@ import time
 import tracemalloc
 from typing import Any
 
-from jamey_agent_orchestration.agents import Agent
-from jamey_agent_orchestration.api_key import ApiKey
+import yarl
+
+from jamey_agent_orchestration.model import Agent, ApiKey
 from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
 from jamey_host import Runtime, RuntimeConfig
 
@@ -66,12 +67,14 @@ async def _register(runtime: Runtime, start: int, stop: int) -> float:
 
 async def _insert(plugin: AgentOrchestrationPlugin, start: int, stop: int) -> float:
     store = plugin.store
+    # Parsed before the clock starts: this side stands for an already validated URL.
+    urls = [yarl.URL(_url(i)) for i in range(start, stop)]
     began = time.perf_counter()
-    for i in range(start, stop):
+    for i, url in zip(range(start, stop), urls, strict=True):
         agent = Agent(
             id=f"agent-{i}",
             name=f"Agent {i}",
-            url=_url(i),
+            url=url,
             api_key=ApiKey(_KEY),
             capabilities=("echo",),
         )

@@ -35,8 +35,7 @@ from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
 from jamey_host import AUDIT_LOGGER_NAME, AuditEvent, Runtime, RuntimeConfig
 from jamey_host.audit import JsonLinesAuditLog
 
-from ._common import Figure, Settings, log, paired, ratios
-from .dispatch import _audit_to_file
+from ._common import Figure, Settings, audit_to_file, log, paired, ratios
 from .fleet import Fleet, runtime_settings
 
 
@@ -156,7 +155,7 @@ async def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str,
             if mode == "unconfigured":
                 samples = await paired(measured, settings.reps)
             else:
-                with _audit_to_file():
+                with audit_to_file():
                     samples = await paired(measured, settings.reps)
             connections = await _connections(session, port)
             rate = {side: [n / t for t in ts] for side, ts in samples.items()}

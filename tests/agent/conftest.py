@@ -1,144 +1,54 @@
-"""Fixtures of the connector tests: a started Runtime holding the agent plugin, and audit events.
+"""Fixtures of the connector tests, built on what the project ships to connector and host authors.
 
-The plugin is passed as an object (``load_entrypoints=False``), so whatever other plugins are
-installed in the environment never take part. Agents are real HTTPS servers on 127.0.0.1 from the
-``jamey_agent_server`` fixture; the client trusts their throwaway CA only through ``ca_bundle``.
+``jamey_runtime`` and ``jamey_audit_events`` (the jamey-host pytest plugin) start the runtimes and
+record their audit events; ``jamey_agent_ca`` and ``jamey_agent_server`` (this connector's pytest
+plugin) give real HTTPS agents on 127.0.0.1, which the client trusts only through ``ca_bundle``.
+The plugin is passed as an object (entry points are not loaded), so whatever else is installed in
+the environment never takes part.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import Callable
 
 import pytest
 
 from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
-from jamey_agent_orchestration.tls_fixtures import RecordingAgent, ThrowawayCA
-from jamey_host import ConnectorResult, Runtime, RuntimeConfig, hookimpl
-from jamey_host.audit import AuditEvent
+from jamey_agent_orchestration.testing import ThrowawayCA
+from jamey_host.testing import AuditEventList, RuntimeFactory
 
-CONNECTOR = "agent_orchestration"
-
-
-class Sink:
-    """An ``audit_event`` sink that keeps every event."""
-
-    def __init__(self, events: list[AuditEvent]) -> None:
-        self.events = events
-
-    @hookimpl
-    def audit_event(self, event: AuditEvent) -> None:
-        self.events.append(event)
-
-
-class Harness:
-    """A started runtime with the agent plugin, plus helpers to call the connector."""
-
-    def __init__(
-        self, runtime: Runtime, plugin: AgentOrchestrationPlugin, events: list[AuditEvent]
-    ) -> None:
-        self.runtime = runtime
-        self.plugin = plugin
-        self.events = events
-        self.results: list[ConnectorResult] = []
-
-    async def call(self, action: str | None = None, **params: str) -> ConnectorResult:
-        if action is not None:
-            params = {"action": action, **params}
-        result = await self.runtime.execute_connector(CONNECTOR, params, user_id="tester")
-        self.results.append(result)
-        return result
-
-    async def register(
-        self,
-        agent_id: str,
-        agent: RecordingAgent | str,
-        *,
-        api_key: str | None = None,
-        capabilities: str = "",
-        **extra: str,
-    ) -> ConnectorResult:
-        url = agent if isinstance(agent, str) else agent.url
-        if api_key is None:
-            assert not isinstance(agent, str)
-            api_key = agent.api_key
-        params = {"agent_id": agent_id, "name": f"Agent {agent_id}", "url": url, "api_key": api_key}
-        if capabilities:
-            params["capabilities"] = capabilities
-        return await self.call("register_agent", **params, **extra)
-
-    async def listed(self) -> list[dict[str, Any]]:
-        result = await self.call("list_agents")
-        assert result.success, result.errors
-        listed: list[dict[str, Any]] = json.loads(result.output)
-        return listed
-
-    def named(self, name: str) -> list[AuditEvent]:
-        return [event for event in self.events if event.event == name]
-
-    def last_execute(self) -> AuditEvent:
-        """The newest ``connector.execute`` event: it describes a send_task's delivery."""
-        return self.named("connector.execute")[-1]
-
-
-class MakeHarness(Protocol):
-    async def __call__(
-        self, *, allow_networks: str = ..., plugins: tuple[object, ...] = ..., **settings: str
-    ) -> Harness: ...
+from .connector import CONNECTOR, Connector, MakeConnector, Waiter
 
 
 @pytest.fixture
-def audit_events() -> list[AuditEvent]:
-    return []
-
-
-@pytest.fixture
-async def make_harness(
-    jamey_agent_ca: ThrowawayCA, audit_events: list[AuditEvent]
-) -> AsyncIterator[MakeHarness]:
+def make_connector(
+    jamey_runtime: RuntimeFactory, jamey_audit_events: AuditEventList, jamey_agent_ca: ThrowawayCA
+) -> MakeConnector:
     """Start runtimes with the agent plugin; settings default to short timeouts for tests."""
-    runtimes: list[Runtime] = []
 
     async def factory(
         *, allow_networks: str = "127.0.0.0/8", plugins: tuple[object, ...] = (), **settings: str
-    ) -> Harness:
+    ) -> Connector:
         merged = {
             "ca_bundle": str(jamey_agent_ca.ca_path),
             "allow_networks": allow_networks,
             "timeout": "2",
             **settings,
         }
-        if not allow_networks:
-            del merged["allow_networks"]
         plugin = AgentOrchestrationPlugin()
-        runtime = Runtime(
-            RuntimeConfig(connector_settings={CONNECTOR: merged}),
-            plugins=[plugin, Sink(audit_events), *plugins],
-            load_entrypoints=False,
-        )
-        await runtime.start()
-        runtimes.append(runtime)
-        infos = {info.name: info for info in runtime.plugins()}
-        failed = [info for info in infos.values() if info.status != "active"]
+        runtime = await jamey_runtime(plugin, *plugins, settings={CONNECTOR: merged})
+        failed = [info for info in runtime.plugins() if info.status != "active"]
         assert not failed, failed
-        return Harness(runtime, plugin, audit_events)
+        return Connector(runtime, plugin, jamey_audit_events)
 
-    try:
-        yield factory
-    finally:
-        for runtime in reversed(runtimes):
-            await runtime.close()
+    return factory
 
 
 @pytest.fixture
-async def harness(make_harness: MakeHarness) -> Harness:
+async def connector(make_connector: MakeConnector) -> Connector:
     """A runtime with 127.0.0.0/8 allowed, timeout 2 s and the default 3 attempts."""
-    return await make_harness()
-
-
-Waiter = Callable[[Callable[[], bool]], Awaitable[None]]
+    return await make_connector()
 
 
 async def _wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:

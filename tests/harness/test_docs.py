@@ -12,7 +12,7 @@ from .samples import BATTERY_SIZE, MODES, run_inner
 # Imported at collection, before any pytester snapshot of sys.modules: pytester drops the modules
 # first imported during a test, and cryptography's compiled bindings do not survive their Python
 # modules being imported a second time in one process.
-pytest.importorskip("jamey_agent_orchestration.tls_fixtures")
+pytest.importorskip("jamey_agent_orchestration.testing.agents")
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "testing-connectors.md"
 _BLOCK = re.compile(r"```python\n# (test_\w+\.py)\n(.*?)```", re.DOTALL)

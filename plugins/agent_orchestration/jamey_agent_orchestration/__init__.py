@@ -1,9 +1,48 @@
-"""The ``agent_orchestration`` connector for jamey-host."""
+"""The ``agent_orchestration`` connector for jamey-host: tasks for remote agents, over HTTPS.
+
+The plugin is :class:`AgentOrchestrationPlugin` (entry point ``agent_orchestration`` of the group
+``jamey_host``). The names below are imported when first used, so that importing a part of the
+package (the pytest plugin, a command) does not import all of it.
+"""
 
 from __future__ import annotations
 
-from jamey_agent_orchestration.api_key import ApiKey
-from jamey_agent_orchestration.errors import SecurityViolation
-from jamey_agent_orchestration.settings import AgentSettings
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["AgentSettings", "ApiKey", "SecurityViolation"]
+if TYPE_CHECKING:
+    from jamey_agent_orchestration.model import Agent, ApiKey, InvalidParams, SecurityViolation
+    from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
+    from jamey_agent_orchestration.settings import AgentSettings
+    from jamey_agent_orchestration.store.base import RegistryError
+
+__all__ = [
+    "Agent",
+    "AgentOrchestrationPlugin",
+    "AgentSettings",
+    "ApiKey",
+    "InvalidParams",
+    "RegistryError",
+    "SecurityViolation",
+]
+
+_HOMES = {
+    "Agent": "model",
+    "AgentOrchestrationPlugin": "plugin",
+    "AgentSettings": "settings",
+    "ApiKey": "model",
+    "InvalidParams": "model",
+    "RegistryError": "store.base",
+    "SecurityViolation": "model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -21,11 +21,12 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, final
 
 import attrs
 
-from jamey_agent_orchestration.retries import FailureKind
+from jamey_agent_orchestration.durations import shown_seconds
+from jamey_agent_orchestration.net.client import FailureKind
 
 __all__ = ["BreakerState", "BreakerTransition", "Breakers", "CircuitBreaker"]
 
@@ -38,7 +39,7 @@ class BreakerState(enum.Enum):
     HALF_OPEN = "half_open"
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class BreakerTransition:
     """One state change of one agent's breaker, as the plugin audits it."""
 
@@ -104,6 +105,7 @@ class CircuitBreaker:
         return 0.0
 
 
+@final
 class Breakers:
     """The breakers of every agent of one runtime.
 
@@ -138,7 +140,13 @@ class Breakers:
     ) -> None:
         if self._on_change is not None and breaker.state is not previous:
             self._on_change(
-                BreakerTransition(agent_id, previous, breaker.state, breaker.failures, failure)
+                BreakerTransition(
+                    agent_id=agent_id,
+                    previous=previous,
+                    state=breaker.state,
+                    consecutive_failures=breaker.failures,
+                    failure=failure,
+                )
             )
 
     def allow(self, agent_id: str) -> bool:
@@ -181,6 +189,10 @@ class Breakers:
         """Drop an agent's breaker (unregistered, or replaced with a new address or key)."""
         self._breakers.pop(agent_id, None)
 
+    def __len__(self) -> int:
+        """How many agents have a breaker in memory: those with failures, or not closed."""
+        return len(self._breakers)
+
     def state(self, agent_id: str) -> BreakerState:
         breaker = self._breakers.get(agent_id)
         return BreakerState.CLOSED if breaker is None else breaker.state
@@ -204,7 +216,7 @@ class Breakers:
             "consecutive_failures": breaker.failures,
         }
         if breaker.state is not BreakerState.CLOSED:
-            shown["retry_in"] = round(breaker.retry_in(self._clock()), 1)
+            shown["retry_in"] = shown_seconds(breaker.retry_in(self._clock()))
         return shown
 
     def open_message(self, agent_id: str) -> str:
@@ -212,8 +224,8 @@ class Breakers:
         breaker = self._breakers.get(agent_id)
         if breaker is None:
             return f"circuit open for agent {agent_id}"
-        wait = breaker.retry_in(self._clock())
+        wait = shown_seconds(breaker.retry_in(self._clock()))
         return (
             f"circuit open for agent {agent_id}: {breaker.failures} consecutive failures; "
-            f"next probe in {wait:.0f}s"
+            f"next probe in {wait:g}s"
         )

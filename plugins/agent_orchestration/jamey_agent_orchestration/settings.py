@@ -1,50 +1,75 @@
-"""The connector's settings, parsed once from the runtime's ``connector_settings``."""
+"""The connector's settings, parsed once from the runtime's ``connector_settings``.
+
+A setting whose value is empty (or blank) is unset and keeps its default, as an environment
+variable set to nothing; a value that is present but invalid raises ``ValueError`` naming the
+setting, which fails the plugin's startup.
+"""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Final
 
 import attrs
 
+from jamey_host import split_list
+
+__all__ = ["CONNECTOR_ID", "AgentSettings", "Network"]
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-CONNECTOR_ID = "agent_orchestration"
+CONNECTOR_ID: Final = "agent_orchestration"
 
 
-def _positive_float(key: str, raw: str) -> float:
+def _positive_float(raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(
-            f"Invalid setting {key}: expected a number of seconds, got {raw!r}"
-        ) from None
-    if not value > 0 or value == float("inf"):
-        raise ValueError(f"Invalid setting {key}: must be a positive number, got {raw!r}")
+        raise ValueError(f"expected a number of seconds, got {raw!r}") from None
+    if not value > 0 or not math.isfinite(value):
+        raise ValueError(f"must be a positive number, got {raw!r}")
     return value
 
 
-def _positive_int(key: str, raw: str) -> int:
+def _positive_int(raw: str) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"Invalid setting {key}: expected a whole number, got {raw!r}") from None
+        raise ValueError(f"expected a whole number, got {raw!r}") from None
     if value < 1:
-        raise ValueError(f"Invalid setting {key}: must be at least 1, got {raw!r}")
+        raise ValueError(f"must be at least 1, got {raw!r}")
     return value
 
 
-def _networks(key: str, raw: str) -> tuple[Network, ...]:
+def _networks(raw: str) -> tuple[Network, ...]:
     networks: list[Network] = []
-    for item in (part.strip() for part in raw.split(",")):
-        if not item:
-            continue
+    for item in split_list(raw):
         try:
             networks.append(ipaddress.ip_network(item, strict=True))
         except ValueError as exc:
-            raise ValueError(f"Invalid setting {key}: {item!r} is not a network ({exc})") from None
+            raise ValueError(f"{item!r} is not a network ({exc})") from None
     return tuple(networks)
+
+
+def _path(raw: str) -> Path:
+    return Path(raw).expanduser()
+
+
+_PARSERS: Final[Mapping[str, Callable[[str], object]]] = {
+    "timeout": _positive_float,
+    "retries": _positive_int,
+    "ca_bundle": _path,
+    "allow_networks": _networks,
+    "max_concurrency": _positive_int,
+    "max_response_bytes": _positive_int,
+    "registry": _path,
+    "breaker_threshold": _positive_int,
+    "breaker_cooldown": _positive_float,
+    "health_interval": _positive_float,
+}
 
 
 @attrs.frozen(kw_only=True)
@@ -65,24 +90,19 @@ class AgentSettings:
     @classmethod
     def from_mapping(cls, settings: Mapping[str, str]) -> AgentSettings:
         """Parse string settings; a bad value raises ``ValueError`` naming the setting."""
-        known = {field.name for field in attrs.fields(cls)}
-        unknown = sorted(set(settings) - known)
+        unknown = sorted(set(settings) - _PARSERS.keys())
         if unknown:
             raise ValueError(
                 f"Unknown setting(s) for {CONNECTOR_ID}: {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(known))})"
+                f"(known: {', '.join(sorted(_PARSERS))})"
             )
         values: dict[str, object] = {}
         for key, raw in settings.items():
-            raw = raw.strip()
-            if key in ("timeout", "breaker_cooldown", "health_interval"):
-                values[key] = _positive_float(key, raw)
-            elif key in ("retries", "max_concurrency", "max_response_bytes", "breaker_threshold"):
-                values[key] = _positive_int(key, raw)
-            elif key == "allow_networks":
-                values[key] = _networks(key, raw)
-            elif key in ("ca_bundle", "registry"):
-                if not raw:
-                    raise ValueError(f"Invalid setting {key}: empty path")
-                values[key] = Path(raw).expanduser()
+            text = raw.strip()
+            if not text:
+                continue  # empty means unset: the default applies
+            try:
+                values[key] = _PARSERS[key](text)
+            except ValueError as exc:
+                raise ValueError(f"Invalid setting {key}: {exc}") from None
         return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,283 @@
+"""The five actions of the ``agent_orchestration`` connector, one handler each.
+
+:meth:`Actions.run` looks the ``action`` param up in :data:`HANDLERS`, runs its handler, and turns
+the typed errors a handler raises into failed results, each audited:
+
+- :class:`~jamey_agent_orchestration.model.SecurityViolation` (a refused URL, address or key):
+  outcome ``denied``;
+- :class:`~jamey_agent_orchestration.model.InvalidParams` (a missing or malformed param):
+  outcome ``failure``;
+- :class:`~jamey_agent_orchestration.store.RegistryError` (the registry cannot be used).
+
+Any other exception is a bug: its type and stack are logged, never its message or arguments
+(which could hold a key), and the call fails with a message that says so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final, Literal, final
+
+from jamey_agent_orchestration.breaker import Breakers, BreakerState
+from jamey_agent_orchestration.delivery import AuditFn, Deliverer
+from jamey_agent_orchestration.durations import elapsed_ms
+from jamey_agent_orchestration.model import Agent, ApiKey, InvalidParams, SecurityViolation
+from jamey_agent_orchestration.net.address_policy import validate_agent_url
+from jamey_agent_orchestration.net.client import Delivery
+from jamey_agent_orchestration.params import (
+    check_agent_id,
+    parse_broadcast,
+    parse_register,
+    parse_send,
+    parse_unregister,
+)
+from jamey_agent_orchestration.settings import CONNECTOR_ID, Network
+from jamey_agent_orchestration.store.base import AgentStore, RegistryError
+from jamey_host import CapabilityLevel, ConnectorResult, ConnectorSpec, ExecutionContext
+
+__all__ = ["HANDLERS", "SPEC", "Actions"]
+
+logger = logging.getLogger(__name__)
+
+# The audit event of a refused call, by action: registrations share one name whatever refused them.
+_REFUSED_EVENT: Final = {"register_agent": "agent.register_refused"}
+
+
+@final
+class Actions:
+    """The actions of one runtime's connector, over its registry and its :class:`Deliverer`."""
+
+    def __init__(
+        self,
+        *,
+        store: AgentStore,
+        deliverer: Deliverer,
+        breakers: Breakers,
+        allow_networks: Sequence[Network],
+    ) -> None:
+        self._store = store
+        self._deliverer = deliverer
+        self._breakers = breakers
+        self._allow_networks = allow_networks
+
+    async def run(self, params: Mapping[str, str], context: ExecutionContext) -> ConnectorResult:
+        """Run the action the ``action`` param names; never raises for a failed call."""
+        action = params.get("action")
+        if not action:
+            return ConnectorResult.fail("Missing 'action' parameter")
+        handler = HANDLERS.get(action)
+        if handler is None:
+            return ConnectorResult.fail(f"Unknown action: {action}")
+        try:
+            return await handler(self, params, context)
+        except SecurityViolation as exc:
+            return _refused(action, params, context, str(exc), outcome="denied")
+        except InvalidParams as exc:
+            return _refused(action, params, context, str(exc), outcome="failure")
+        except RegistryError as exc:
+            context.audit("agent.registry_error", outcome="failure", error=str(exc))
+            return ConnectorResult.fail(str(exc))
+        except Exception as exc:  # a bug: say where, never what (its text could hold a key)
+            kind = type(exc).__name__
+            stack = "".join(traceback.format_tb(exc.__traceback__))
+            logger.error("Unexpected %s in action %s:\n%s", kind, action, stack)  # noqa: TRY400 - exc_info would log the message
+            return ConnectorResult.fail(f"Internal error of {CONNECTOR_ID} ({kind}); see its log")
+
+    async def register_agent(
+        self, params: Mapping[str, str], context: ExecutionContext
+    ) -> ConnectorResult:
+        request = parse_register(params)
+        # The guide's order: the URL (HTTPS, address policy) first, then the key.
+        url = validate_agent_url(request.url, self._allow_networks)
+        agent = Agent(
+            id=request.agent_id,
+            name=request.name,
+            url=url,
+            api_key=ApiKey(request.api_key),
+            capabilities=request.capabilities,
+        )
+        if request.replace:
+            replaced = await self._store.replace(agent)
+            self._breakers.forget(agent.id)  # a new address or key deserves a fresh start
+        elif await self._store.insert(agent):
+            replaced = False
+        else:
+            message = f"Agent already registered: {agent.id}"
+            context.audit(
+                "agent.register_refused", outcome="failure", agent_id=agent.id, error=message
+            )
+            return ConnectorResult.fail(message)
+        context.audit(
+            "agent.registered",
+            outcome="success",
+            agent_id=agent.id,
+            origin=agent.origin,
+            capabilities=list(agent.capabilities),
+            replaced=replaced,
+        )
+        return ConnectorResult.ok("Agent registered successfully", metadata={"agent_id": agent.id})
+
+    async def send_task(
+        self, params: Mapping[str, str], context: ExecutionContext
+    ) -> ConnectorResult:
+        request = parse_send(params)
+        if request.agent_id is not None:
+            agent = await self._store.get(request.agent_id)
+            if agent is None:
+                check_agent_id(request.agent_id)  # a malformed id is named as such
+                return ConnectorResult.fail(f"Agent not found: {request.agent_id}")
+        else:
+            assert request.capability is not None
+            # An agent whose cooldown is over is not "unavailable": routing to it makes the probe.
+            agent = await self._store.next_for_capability(
+                request.capability, exclude=self._breakers.unavailable()
+            )
+            if agent is None:
+                return ConnectorResult.fail(
+                    f"No available agent offers capability: {request.capability}"
+                )
+        # The delivery is described on the call's own connector.execute event (one line in the
+        # trail per send_task); a broadcast, with many deliveries, audits each one separately.
+        delivery = await self._deliverer.deliver(agent, request.task, request.params, None)
+        if context.auditing:
+            context.annotate(
+                agent_id=agent.id,
+                origin=agent.origin,
+                status=delivery.status,
+                attempts=delivery.attempts,
+            )
+        metadata = {"agent_id": agent.id, "attempts": str(delivery.attempts)}
+        if delivery.status is not None:
+            metadata["status"] = str(delivery.status)
+        contacted = [agent.id] if delivery.contacted else []
+        if not delivery.ok:
+            assert delivery.error is not None
+            return ConnectorResult.fail(
+                delivery.error, agents_contacted=contacted, metadata=metadata
+            )
+        return ConnectorResult.ok(_answer(delivery), agents_contacted=contacted, metadata=metadata)
+
+    async def broadcast(
+        self, params: Mapping[str, str], context: ExecutionContext
+    ) -> ConnectorResult:
+        request = parse_broadcast(params)
+        agents = await self._store.list()
+        if request.capability is not None:
+            agents = [agent for agent in agents if agent.offers(request.capability)]
+        started = time.perf_counter()
+        audit: AuditFn | None = context.audit if context.auditing else None
+        deliveries = await self._deliverer.deliver_all(agents, request.task, request.params, audit)
+        contacted = [
+            agent.id
+            for agent, delivery in zip(agents, deliveries, strict=True)
+            if delivery.contacted
+        ]
+        succeeded = sum(1 for delivery in deliveries if delivery.ok)
+        failed = len(deliveries) - succeeded
+        context.audit(
+            "agent.broadcast",
+            outcome="success" if failed == 0 else "warning",
+            task=request.task,
+            agents=len(agents),
+            succeeded=succeeded,
+            failed=failed,
+            duration_ms=elapsed_ms(started),
+        )
+        return ConnectorResult.ok(
+            _answers_json(agents, deliveries),
+            warnings=[] if agents else ["No agents to broadcast to"],
+            agents_contacted=contacted,
+            metadata={
+                "succeeded": str(succeeded),
+                "failed": str(failed),
+                "total": str(len(agents)),
+            },
+        )
+
+    async def list_agents(
+        self, params: Mapping[str, str], context: ExecutionContext
+    ) -> ConnectorResult:
+        agents = await self._store.list()
+        return ConnectorResult.ok(
+            json.dumps([self._listing(agent) for agent in agents]),
+            metadata={"count": str(len(agents))},
+        )
+
+    def _listing(self, agent: Agent) -> dict[str, Any]:
+        # An agent whose circuit is closed is listed with the contract's four fields; "health"
+        # appears while its circuit is open or half-open.
+        shown = agent.public()
+        if self._breakers.state(agent.id) is not BreakerState.CLOSED:
+            shown["health"] = self._breakers.health(agent.id)
+        return shown
+
+    async def unregister_agent(
+        self, params: Mapping[str, str], context: ExecutionContext
+    ) -> ConnectorResult:
+        request = parse_unregister(params)
+        if not await self._store.delete(request.agent_id):
+            return ConnectorResult.fail(f"Agent not found: {request.agent_id}")
+        self._breakers.forget(request.agent_id)
+        context.audit("agent.unregistered", outcome="success", agent_id=request.agent_id)
+        return ConnectorResult.ok("Agent unregistered successfully")
+
+
+Handler = Callable[[Actions, Mapping[str, str], ExecutionContext], Awaitable[ConnectorResult]]
+
+#: The handler of each action, in the order the spec lists them.
+HANDLERS: Final[Mapping[str, Handler]] = {
+    "register_agent": Actions.register_agent,
+    "send_task": Actions.send_task,
+    "broadcast": Actions.broadcast,
+    "list_agents": Actions.list_agents,
+    "unregister_agent": Actions.unregister_agent,
+}
+
+SPEC: Final = ConnectorSpec(
+    id=CONNECTOR_ID,
+    name="Agent orchestration",
+    version="0.1.0",
+    description="Delegates tasks to remote AI agents over verified HTTPS",
+    capability_level=CapabilityLevel.AGENT_ORCHESTRATION,
+    requires_approval=False,
+    actions=tuple(HANDLERS),
+)
+
+
+def _refused(
+    action: str,
+    params: Mapping[str, str],
+    context: ExecutionContext,
+    message: str,
+    *,
+    outcome: Literal["denied", "failure"],
+) -> ConnectorResult:
+    context.audit(
+        _REFUSED_EVENT.get(action, f"agent.{action}_refused"),
+        outcome=outcome,
+        agent_id=params.get("agent_id") or None,
+        error=message,
+    )
+    return ConnectorResult.fail(message)
+
+
+def _answer(delivery: Delivery) -> str:
+    """The agent's own JSON text: valid (the client parsed it), and not encoded twice."""
+    return delivery.text if delivery.text is not None else json.dumps(delivery.response)
+
+
+def _answers_json(agents: Sequence[Agent], deliveries: Sequence[Delivery]) -> str:
+    """``{agent_id: response or {"error": message}}`` as JSON, reusing each agent's own text.
+
+    Splicing the texts is safe because the client parsed each one as strict JSON (no NaN, no
+    Infinity) before calling the delivery a success.
+    """
+    parts = []
+    for agent, delivery in zip(agents, deliveries, strict=True):
+        answer = _answer(delivery) if delivery.ok else json.dumps({"error": delivery.error})
+        parts.append(f"{json.dumps(agent.id)}:{answer}")
+    return "{" + ",".join(parts) + "}"

@@ -1,0 +1,132 @@
+"""What a protocol client promises the connector, and what it reports back.
+
+The connector sends a task to an agent through an :class:`AgentClient`; the ``jamey`` protocol's
+client is :class:`~jamey_agent_orchestration.net.jamey.JameyClient`, and a client of another
+protocol (A2A) implements the same one method. Whatever the protocol, the answer is a
+:class:`Delivery`, built from one :class:`Attempt` per request, and a failure has a
+:class:`FailureKind` that the retry rules and the circuit breakers read.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Final, Protocol, final
+
+import attrs
+
+from jamey_agent_orchestration.model import Agent
+
+__all__ = ["AgentClient", "Attempt", "Delivery", "FailureKind"]
+
+
+class FailureKind(enum.Enum):
+    """Why a delivery failed; the circuit breaker counts :attr:`counts_against_health` kinds."""
+
+    CONNECTION = "connection"
+    TIMEOUT = "timeout"
+    TLS = "tls"
+    SECURITY = "security"
+    STATUS_4XX = "status_4xx"
+    STATUS_5XX = "status_5xx"
+    REDIRECT = "redirect"
+    BAD_RESPONSE = "bad_response"
+
+    @property
+    def counts_against_health(self) -> bool:
+        """Whether this failure says the agent is unhealthy (not merely that the request was)."""
+        return self in _HEALTH_FAILURES
+
+
+_HEALTH_FAILURES: Final = frozenset(
+    {FailureKind.CONNECTION, FailureKind.TIMEOUT, FailureKind.STATUS_5XX, FailureKind.TLS}
+)
+
+
+@attrs.define(kw_only=True)
+class Delivery:
+    """The outcome of delivering one task to one agent, after any retries. Not changed once built.
+
+    ``error`` is a safe message in the contract's wording (never a key or a header);
+    ``attempts`` counts the requests actually sent (or at least dialled).
+    """
+
+    ok: bool
+    response: object = None  # the parsed JSON body, when ok
+    text: str | None = None  # that body as the agent sent it, when ok
+    error: str | None = None
+    status: int | None = None  # the last HTTP status seen, if any
+    attempts: int = 0
+    failure: FailureKind | None = None
+
+    @property
+    def contacted(self) -> bool:
+        """Whether a request reached the agent (a refused address or an open circuit: no)."""
+        return self.attempts > 0 and self.failure is not FailureKind.SECURITY
+
+
+# Built for every request: a plain slotted class, not a frozen attrs one, whose __init__ would
+# pay an object.__setattr__ call per field.
+@final
+class Attempt:
+    """The outcome of one request, as a protocol client reads it and the retry loop judges it.
+
+    ``sent`` is False when nothing was dialled (an address refused before any socket existed, a
+    name that does not resolve); ``retry_after`` is the agent's ``Retry-After``, in seconds.
+    """
+
+    __slots__ = ("error", "failure", "ok", "response", "retry_after", "sent", "status", "text")
+
+    def __init__(
+        self,
+        *,
+        ok: bool,
+        response: object = None,
+        text: str | None = None,
+        error: str | None = None,
+        status: int | None = None,
+        failure: FailureKind | None = None,
+        sent: bool = True,
+        retry_after: float | None = None,
+    ) -> None:
+        self.ok = ok
+        self.response = response
+        self.text = text
+        self.error = error
+        self.status = status
+        self.failure = failure
+        self.sent = sent
+        self.retry_after = retry_after
+
+    @classmethod
+    def failed(
+        cls,
+        kind: FailureKind,
+        error: str,
+        *,
+        status: int | None = None,
+        sent: bool = True,
+        retry_after: float | None = None,
+    ) -> Attempt:
+        return cls(
+            ok=False,
+            error=error,
+            status=status,
+            failure=kind,
+            sent=sent,
+            retry_after=retry_after,
+        )
+
+    def __repr__(self) -> str:
+        return f"Attempt(ok={self.ok!r}, status={self.status!r}, error={self.error!r})"
+
+
+class AgentClient(Protocol):
+    """Sends one task to one agent, with the protocol's retries, and never raises for a failure.
+
+    The same ``idempotency_key`` goes with every retry of one delivery.
+    """
+
+    async def send_task(
+        self, agent: Agent, task: str, params: Mapping[str, str], *, idempotency_key: str
+    ) -> Delivery: ...

@@ -1,0 +1,68 @@
+"""Real HTTPS agents for tests: for connector and host authors, the demo and the benchmarks.
+
+- :mod:`.fixtures`: the pytest plugin (``pytest11`` entry point ``jamey_agent_orchestration``)
+  with the ``jamey_agent_ca`` and ``jamey_agent_server`` fixtures;
+- :mod:`.agents`: :class:`ThrowawayCA` and the :class:`RecordingAgent` the fixtures start;
+- :mod:`.server`: the reference agent (``jamey-agent``), which any test agent runs.
+
+pytest imports :mod:`.fixtures` in every run of an environment where this package is installed,
+so nothing here is imported before it is used: the names below are loaded on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jamey_agent_orchestration.testing.agents import (
+        RecordedRequest,
+        RecordingAgent,
+        ThrowawayCA,
+        start_test_agent,
+    )
+    from jamey_agent_orchestration.testing.fixtures import AgentServerFactory
+    from jamey_agent_orchestration.testing.server import (
+        EXAMPLE_HANDLERS,
+        AgentServer,
+        TaskError,
+        TaskRequest,
+        create_app,
+    )
+
+__all__ = [
+    "EXAMPLE_HANDLERS",
+    "AgentServer",
+    "AgentServerFactory",
+    "RecordedRequest",
+    "RecordingAgent",
+    "TaskError",
+    "TaskRequest",
+    "ThrowawayCA",
+    "create_app",
+    "start_test_agent",
+]
+
+_HOMES = {
+    "EXAMPLE_HANDLERS": "server",
+    "AgentServer": "server",
+    "AgentServerFactory": "fixtures",
+    "RecordedRequest": "agents",
+    "RecordingAgent": "agents",
+    "TaskError": "server",
+    "TaskRequest": "server",
+    "ThrowawayCA": "agents",
+    "create_app": "server",
+    "start_test_agent": "agents",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,93 @@
+"""pytest plugin (``pytest11`` entry point): real HTTPS agents for tests.
+
+Only ``pytest`` is imported here; aiohttp, trustme and pytest-asyncio are imported when a fixture
+is used, so installing the package never breaks anyone's test run. No fixture is autouse.
+
+``jamey_agent_server`` is an async factory::
+
+    async def test_sum(jamey_agent_server):
+        agent = await jamey_agent_server(handlers={"sum": fn}, name="a1")
+        agent.url, agent.api_key, agent.ca_path, agent.requests
+        agent.fail_next(503, times=2, headers={"Retry-After": "0"})
+
+Every agent of one test shares one throwaway CA (``jamey_agent_ca``), so one ``ca_path`` trusts
+them all; their certificates are valid for ``127.0.0.1``, ``localhost`` and ``::1``. An agent
+given ``ssl_context`` presents that instead (``jamey_agent_ca.server_context("other.name")``,
+``jamey_agent_ca.server_context(expired=True)``, or another CA's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import TYPE_CHECKING, Protocol
+
+import pytest
+
+if TYPE_CHECKING:
+    import ssl
+
+    from jamey_agent_orchestration.testing.agents import RecordingAgent, ThrowawayCA
+    from jamey_agent_orchestration.testing.server import Handler
+
+try:
+    from pytest_asyncio import fixture as _async_fixture
+except ImportError:  # pragma: no cover - the async fixture then needs another async plugin
+    _async_fixture = pytest.fixture  # type: ignore[assignment]
+
+__all__ = ["AgentServerFactory", "jamey_agent_ca", "jamey_agent_server"]
+
+
+class AgentServerFactory(Protocol):
+    """The type of the ``jamey_agent_server`` fixture."""
+
+    async def __call__(
+        self,
+        *,
+        handlers: Mapping[str, Handler] | None = None,
+        name: str = "agent",
+        api_key: str | None = None,
+        delay: float = 0.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> RecordingAgent: ...
+
+
+@pytest.fixture
+def jamey_agent_ca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrowawayCA]:
+    """The throwaway CA of this test: ``.ca_path``, ``.server_context()``, ``.client_context()``."""
+    from jamey_agent_orchestration.testing.agents import ThrowawayCA
+
+    with ThrowawayCA(tmp_path_factory.mktemp("jamey-agent-ca")) as ca:
+        yield ca
+
+
+@_async_fixture
+async def jamey_agent_server(jamey_agent_ca: ThrowawayCA) -> AsyncIterator[AgentServerFactory]:
+    """Start HTTPS agents on 127.0.0.1; each is closed after the test."""
+    from jamey_agent_orchestration.testing.agents import start_test_agent
+
+    agents: list[RecordingAgent] = []
+
+    async def factory(
+        *,
+        handlers: Mapping[str, Handler] | None = None,
+        name: str = "agent",
+        api_key: str | None = None,
+        delay: float = 0.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> RecordingAgent:
+        agent = await start_test_agent(
+            jamey_agent_ca,
+            handlers=handlers,
+            name=name,
+            api_key=api_key,
+            delay=delay,
+            ssl_context=ssl_context,
+        )
+        agents.append(agent)
+        return agent
+
+    try:
+        yield factory
+    finally:
+        for agent in reversed(agents):
+            await agent.close()

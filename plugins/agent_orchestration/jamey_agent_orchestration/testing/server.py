@@ -1,0 +1,289 @@
+"""A small reference agent speaking the jamey wire protocol over HTTPS.
+
+``POST /api/v1/tasks`` with ``Authorization: Bearer KEY`` and ``{"task": ..., "params": {...}}``;
+the answer is the task handler's JSON. A repeated ``Idempotency-Key`` gets the first answer back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hmac
+import inspect
+import json
+import logging
+import os
+import ssl
+import sys
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self, TypeAlias, final
+
+import attrs
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+__all__ = [
+    "TASKS_PATH",
+    "AgentServer",
+    "Handler",
+    "TaskError",
+    "TaskRequest",
+    "create_app",
+    "main",
+]
+
+log = logging.getLogger(__name__)
+
+JSON: TypeAlias = dict[str, Any] | list[Any] | str | int | float | bool | None
+TASKS_PATH = "/api/v1/tasks"
+API_KEY_ENV = "JAMEY_AGENT_API_KEY"
+_MAX_IDEMPOTENCY_KEY = 255
+
+
+@attrs.frozen
+class TaskRequest:
+    """One task as the handler sees it."""
+
+    task: str
+    params: Mapping[str, str]
+    idempotency_key: str | None = None
+
+
+class TaskError(Exception):
+    """Raised by a handler to answer ``{"error": message}`` with ``status``."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+Handler: TypeAlias = Callable[[TaskRequest], Awaitable[JSON] | JSON]
+_Answer: TypeAlias = tuple[int, bytes]
+
+
+def _error(status: int, message: str, **headers: str) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers or None)
+
+
+class _BadRequestError(Exception):
+    """The request body is not ``{"task": str, "params": {str: str}}``."""
+
+
+def _parse_body(raw: bytes) -> tuple[str, dict[str, str]]:
+    """Validate ``{"task": str, "params": {str: str}}``; raise _BadRequestError with the reason."""
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _BadRequestError("Invalid JSON body") from None
+    if not isinstance(body, dict):
+        raise _BadRequestError("Body must be a JSON object")
+    task = body.get("task")
+    if not isinstance(task, str) or not task:
+        raise _BadRequestError("Missing task")
+    params = body.get("params", {})
+    if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
+        raise _BadRequestError("params must be an object of strings")
+    return task, params
+
+
+@final
+class _TaskEndpoint:
+    """The ``/api/v1/tasks`` handler with its idempotency cache."""
+
+    def __init__(
+        self, api_key: str, name: str, handlers: Mapping[str, Handler], cache_size: int
+    ) -> None:
+        self._expected = f"Bearer {api_key}".encode()
+        self._handlers: dict[str, Handler] = {"health_check": self._health_check, **handlers}
+        self._name = name
+        self._cache: OrderedDict[str, _Answer] = OrderedDict()
+        self._cache_size = cache_size
+        self._in_flight: dict[str, asyncio.Task[_Answer]] = {}
+
+    def _health_check(self, request: TaskRequest) -> JSON:
+        return {"status": "healthy", "agent": self._name}
+
+    async def handle(self, request: web.Request) -> web.Response:
+        supplied = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(supplied, self._expected):
+            return _error(401, "Unauthorized", **{"WWW-Authenticate": "Bearer"})
+        try:
+            task, params = _parse_body(await request.read())
+        except _BadRequestError as exc:
+            return _error(400, str(exc))
+        if task not in self._handlers:
+            return _error(404, f"Unknown task: {task}")
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY:
+            return _error(400, "Invalid Idempotency-Key")
+        task_request = TaskRequest(task=task, params=params, idempotency_key=key)
+        if key is None:
+            status, body = await self._run(task_request)
+        elif key in self._cache:
+            self._cache.move_to_end(key)
+            status, body = self._cache[key]
+        else:
+            running = self._in_flight.get(key)
+            if running is None:
+                running = asyncio.ensure_future(self._run(task_request))
+                self._in_flight[key] = running
+                running.add_done_callback(lambda done: self._finished(key, done))
+            # Shielded: a client that goes away does not cancel the others' answer.
+            status, body = await asyncio.shield(running)
+        return web.Response(status=status, body=body, content_type="application/json")
+
+    def _finished(self, key: str, done: asyncio.Task[_Answer]) -> None:
+        self._in_flight.pop(key, None)
+        if done.cancelled() or done.exception() is not None:
+            return
+        status, body = done.result()
+        if status < 500:  # a server failure may be retried with the same key
+            self._cache[key] = (status, body)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    async def _run(self, request: TaskRequest) -> _Answer:
+        try:
+            result = self._handlers[request.task](request)
+            if inspect.isawaitable(result):
+                result = await result
+            return 200, json.dumps(result).encode()
+        except TaskError as exc:
+            return exc.status, json.dumps({"error": exc.message}).encode()
+        except Exception:  # a handler bug, or an answer JSON cannot encode
+            log.exception("Task %r failed", request.task)
+            return 500, json.dumps({"error": f"Task failed: {request.task}"}).encode()
+
+    async def close(self, app: web.Application) -> None:
+        running = list(self._in_flight.values())
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
+def create_app(
+    *,
+    api_key: str,
+    name: str = "agent",
+    handlers: Mapping[str, Handler] | None = None,
+    middlewares: Sequence[Middleware] = (),
+    cache_size: int = 10_000,
+) -> web.Application:
+    """An aiohttp application serving ``POST /api/v1/tasks`` with these task handlers."""
+    if not api_key:
+        raise ValueError("api_key cannot be empty")
+    endpoint = _TaskEndpoint(api_key, name, handlers or {}, cache_size)
+    app = web.Application(middlewares=middlewares)
+    app.router.add_post(TASKS_PATH, endpoint.handle)
+    app.on_cleanup.append(endpoint.close)
+    return app
+
+
+@final
+class AgentServer:
+    """Runs an application over HTTPS: ``async with AgentServer(app, ssl_context=ctx) as s``."""
+
+    def __init__(
+        self,
+        app: web.Application,
+        *,
+        ssl_context: ssl.SSLContext,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        shutdown_timeout: float = 5.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._runner = web.AppRunner(
+            app, shutdown_timeout=shutdown_timeout, handler_cancellation=True
+        )
+        self._ssl_context = ssl_context
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{host}:{self.port}"
+
+    async def start(self) -> None:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self._ssl_context)
+        try:
+            await site.start()
+        except BaseException:
+            await self._runner.cleanup()
+            raise
+        self.port = self._runner.addresses[0][1]
+
+    async def close(self) -> None:
+        await self._runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def _echo(request: TaskRequest) -> JSON:
+    return dict(request.params)
+
+
+def _uppercase(request: TaskRequest) -> JSON:
+    if "text" not in request.params:
+        raise TaskError("Missing param: text")
+    return {"text": request.params["text"].upper()}
+
+
+EXAMPLE_HANDLERS: Mapping[str, Handler] = {"echo": _echo, "uppercase": _uppercase}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``jamey-agent``: serve the example tasks over HTTPS until interrupted."""
+    parser = argparse.ArgumentParser(
+        prog="jamey-agent",
+        description=f"A reference jamey agent. The API key is read from ${API_KEY_ENV}.",
+    )
+    parser.add_argument("--cert", required=True, help="PEM certificate (chain) of the server")
+    parser.add_argument("--key", required=True, help="PEM private key of the server")
+    parser.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8443, help="port (default: %(default)s)")
+    parser.add_argument("--name", default="agent", help="agent name (default: %(default)s)")
+    args = parser.parse_args(argv)
+
+    api_key = os.environ.get(API_KEY_ENV, "")
+    if not api_key.strip():
+        print(f"jamey-agent: error: set {API_KEY_ENV} to the API key", file=sys.stderr)
+        return 2
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(args.cert, args.key)
+    except (OSError, ssl.SSLError) as exc:
+        print(f"jamey-agent: error: cannot load certificate: {exc}", file=sys.stderr)
+        return 2
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    app = create_app(api_key=api_key, name=args.name, handlers=EXAMPLE_HANDLERS)
+    web.run_app(
+        app,
+        host=args.host,
+        port=args.port,
+        ssl_context=context,
+        shutdown_timeout=5.0,
+        handler_cancellation=True,
+        print=lambda line: print(f"jamey-agent {args.name!r}: {line}"),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
