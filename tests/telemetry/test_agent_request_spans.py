@@ -16,7 +16,7 @@ from otel_setup import OtelCapture
 
 from jamey_agent_orchestration import telemetry
 from jamey_agent_orchestration.breaker import Breakers, BreakerState, BreakerTransition
-from jamey_agent_orchestration.retries import FailureKind
+from jamey_agent_orchestration.net.client import FailureKind
 from jamey_agent_orchestration.telemetry import (
     agent_target,
     circuit_changed,

@@ -10,7 +10,6 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 from otel_setup import OtelCapture
 
-from jamey_agent_orchestration.server import TASKS_PATH, AgentServer, TaskRequest, create_app
 from jamey_agent_orchestration.telemetry import (
     agent_target,
     incoming_trace_middleware,
@@ -18,7 +17,13 @@ from jamey_agent_orchestration.telemetry import (
     start_card_fetch,
 )
 from jamey_agent_orchestration.testing import AgentServerFactory
-from jamey_agent_orchestration.tls_fixtures import ThrowawayCA
+from jamey_agent_orchestration.testing.agents import ThrowawayCA
+from jamey_agent_orchestration.testing.server import (
+    TASKS_PATH,
+    AgentServer,
+    TaskRequest,
+    create_app,
+)
 
 tracer = trace.get_tracer("tests.telemetry")
 KEY = "canary-key-0c9e41d2"

@@ -46,8 +46,8 @@ def test_without_the_api_nothing_of_opentelemetry_is_imported_and_all_is_a_no_op
 
         import jamey_host
         import jamey_agent_orchestration.plugin
-        import jamey_agent_orchestration.server
-        import jamey_agent_orchestration.transport
+        import jamey_agent_orchestration.testing.server
+        import jamey_agent_orchestration.net.transport
         from jamey_host import ConnectorResult, telemetry as host
         from jamey_agent_orchestration import telemetry as agents
 
