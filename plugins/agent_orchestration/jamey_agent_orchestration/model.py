@@ -9,12 +9,25 @@ from __future__ import annotations
 
 import hmac
 import re
-from typing import Any, Final, NoReturn, final
+from typing import Any, Final, Literal, NoReturn, TypeAlias, final
 
 import attrs
 import yarl
 
-__all__ = ["Agent", "ApiKey", "InvalidParams", "SecurityViolation", "text_problem"]
+__all__ = [
+    "A2ABinding",
+    "Agent",
+    "AgentProtocol",
+    "ApiKey",
+    "InvalidParams",
+    "SecurityViolation",
+    "text_problem",
+]
+
+#: The wire protocol an agent speaks: the guide's own (``jamey``) or A2A v1.0.
+AgentProtocol: TypeAlias = Literal["jamey", "a2a"]
+#: The A2A protocol binding of the interface chosen from an agent card.
+A2ABinding: TypeAlias = Literal["JSONRPC", "HTTP+JSON"]
 
 
 class SecurityViolation(ValueError):
@@ -98,6 +111,10 @@ def _as_url(value: str | yarl.URL) -> yarl.URL:
     return value if isinstance(value, yarl.URL) else yarl.URL(value)
 
 
+def _as_optional_url(value: str | yarl.URL | None) -> yarl.URL | None:
+    return None if value is None else _as_url(value)
+
+
 @attrs.frozen(kw_only=True)
 class Agent:
     """One remote agent, as the registry keeps it. No repr or serializer shows its key.
@@ -112,6 +129,13 @@ class Agent:
     url: yarl.URL = attrs.field(converter=_as_url)
     api_key: ApiKey = attrs.field(repr=False)
     capabilities: tuple[str, ...] = ()
+    protocol: AgentProtocol = "jamey"
+    #: A2A only: the interface chosen from the agent card (its URL, which passed the address
+    #: policy, and its binding), and the header the key goes in (``None``: ``Authorization:
+    #: Bearer``). ``url`` stays the base URL given at registration.
+    endpoint: yarl.URL | None = attrs.field(default=None, converter=_as_optional_url)
+    binding: A2ABinding | None = None
+    key_header: str | None = None
 
     def offers(self, capability: str) -> bool:
         return capability in self.capabilities
