@@ -1,1 +1,1 @@
-"""Pure-unit tests of ``jamey_agent_orchestration.a2a_wire``, and a round trip via the peer."""
+"""Pure-unit tests of ``jamey_agent_orchestration.net.a2a_wire``, and a round trip via the peer."""

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from a2a_wire import captured
-from jamey_agent_orchestration.a2a_wire import (
+from jamey_agent_orchestration.net.a2a_wire import (
     AgentCard,
     ApiKeyScheme,
     HttpAuthScheme,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from jamey_agent_orchestration.a2a_wire import (
+from jamey_agent_orchestration.net.a2a_wire import (
     JSONRPC,
     MAX_DEPTH,
     MAX_ITEMS,

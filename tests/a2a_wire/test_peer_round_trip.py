@@ -19,7 +19,7 @@ import pytest_asyncio
 from a2a_peer import FAILURE_TEXT, NEED_INPUT_TEXT, A2APeer, PeerCA
 from a2a_peer.fixtures import PeerFactory
 
-from jamey_agent_orchestration.a2a_wire import (
+from jamey_agent_orchestration.net.a2a_wire import (
     A2A_VERSION,
     CARD_PATH,
     HTTP_JSON,
@@ -213,7 +213,8 @@ async def test_error_answers(client: WireClient) -> None:
 async def test_a_wrong_key(client: WireClient) -> None:
     outcome = await client.call(send("echo"), api_key="wrong-key")
     if client.binding == JSONRPC:
-        assert outcome == ErrorStatus(status=401)  # the gate's body is no JSON-RPC envelope
+        # The gate's body is no JSON-RPC envelope; its message is the agent's own.
+        assert outcome == ErrorStatus(status=401, message="invalid bearer token")
     else:
         assert outcome == AgentError(code=401, message="invalid bearer token")
 

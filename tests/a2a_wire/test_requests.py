@@ -8,7 +8,7 @@ import json
 import pytest
 import yarl
 
-from jamey_agent_orchestration.a2a_wire import (
+from jamey_agent_orchestration.net.a2a_wire import (
     HTTP_JSON,
     JSONRPC,
     CancelTaskCall,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from a2a_wire import captured
-from jamey_agent_orchestration.a2a_wire import (
+from jamey_agent_orchestration.net.a2a_wire import (
     HTTP_JSON,
     JSONRPC,
     AgentError,
@@ -117,23 +117,26 @@ def test_rest_error_objects_take_the_http_status_as_code() -> None:
 
 
 @pytest.mark.parametrize(
-    ("binding", "status", "document"),
+    ("binding", "status", "document", "message"),
     [
-        (HTTP_JSON, 404, None),  # "Not Found" as text/plain: no JSON at all
-        (HTTP_JSON, 503, {"detail": "overloaded"}),
-        (HTTP_JSON, 502, {"error": "bad gateway"}),
-        (HTTP_JSON, 400, {"error": {"code": 400}}),  # no message: not an error object
-        (JSONRPC, 401, captured.PEER_UNAUTHENTICATED),  # not a JSON-RPC envelope
-        (JSONRPC, 503, None),
-        (JSONRPC, 405, "Method Not Allowed"),
+        (HTTP_JSON, 404, None, None),  # "Not Found" as text/plain: no JSON at all
+        (HTTP_JSON, 503, {"detail": "overloaded"}, None),
+        (HTTP_JSON, 502, {"error": "bad gateway"}, "bad gateway"),
+        (HTTP_JSON, 400, {"error": {"code": 400}}, None),  # no message: not an error object
+        # Not a JSON-RPC envelope, but the agent's message is kept.
+        (JSONRPC, 401, captured.PEER_UNAUTHENTICATED, "missing bearer token"),
+        (JSONRPC, 503, None, None),
+        (JSONRPC, 405, "Method Not Allowed", None),
+        (JSONRPC, 502, {"error": "upstream\x1b[31m down\n"}, "upstream[31m down"),
     ],
 )
 def test_other_non_2xx_answers_are_an_error_status(
-    binding: Any, status: int, document: Any
+    binding: Any, status: int, document: Any, message: str | None
 ) -> None:
     outcome = parse_response(binding, SEND, status=status, document=document)
-    assert outcome == ErrorStatus(status=status)
-    assert outcome.describe() == f"Agent returned error status: {status}"
+    assert outcome == ErrorStatus(status=status, message=message)
+    suffix = f": {message}" if message else ""
+    assert outcome.describe() == f"Agent returned error status: {status}{suffix}"
 
 
 def test_a_jsonrpc_error_object_counts_whatever_the_http_status() -> None:

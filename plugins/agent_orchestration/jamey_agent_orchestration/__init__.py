@@ -11,13 +11,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from jamey_agent_orchestration.model import Agent, ApiKey, InvalidParams, SecurityViolation
+    from jamey_agent_orchestration.model import (
+        Agent,
+        AgentCardError,
+        ApiKey,
+        InvalidParams,
+        SecurityViolation,
+    )
     from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
     from jamey_agent_orchestration.settings import AgentSettings
     from jamey_agent_orchestration.store.base import RegistryError
 
 __all__ = [
     "Agent",
+    "AgentCardError",
     "AgentOrchestrationPlugin",
     "AgentSettings",
     "ApiKey",
@@ -28,6 +35,7 @@ __all__ = [
 
 _HOMES = {
     "Agent": "model",
+    "AgentCardError": "model",
     "AgentOrchestrationPlugin": "plugin",
     "AgentSettings": "settings",
     "ApiKey": "model",

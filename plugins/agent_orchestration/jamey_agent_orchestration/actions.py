@@ -1,13 +1,17 @@
-"""The five actions of the ``agent_orchestration`` connector, one handler each.
+"""The seven actions of the ``agent_orchestration`` connector, one handler each.
 
 :meth:`Actions.run` looks the ``action`` param up in :data:`HANDLERS`, runs its handler, and turns
 the typed errors a handler raises into failed results, each audited:
 
 - :class:`~jamey_agent_orchestration.model.SecurityViolation` (a refused URL, address or key):
   outcome ``denied``;
-- :class:`~jamey_agent_orchestration.model.InvalidParams` (a missing or malformed param):
-  outcome ``failure``;
+- :class:`~jamey_agent_orchestration.model.InvalidParams` (a missing or malformed param) and
+  :class:`~jamey_agent_orchestration.model.AgentCardError` (an A2A card that could not be fetched
+  or is not valid): outcome ``failure``;
 - :class:`~jamey_agent_orchestration.store.RegistryError` (the registry cannot be used).
+
+``get_task`` and ``cancel_task`` are A2A's; a ``jamey`` agent answers them with
+``Action not supported by protocol jamey: ACTION``.
 
 Any other exception is a bug: its type and stack are logged, never its message or arguments
 (which could hold a key), and the call fails with a message that says so.
@@ -25,16 +29,27 @@ from typing import Any, Final, Literal, final
 from jamey_agent_orchestration.breaker import Breakers, BreakerState
 from jamey_agent_orchestration.delivery import AuditFn, Deliverer
 from jamey_agent_orchestration.durations import elapsed_ms
-from jamey_agent_orchestration.model import Agent, ApiKey, InvalidParams, SecurityViolation
+from jamey_agent_orchestration.model import (
+    Agent,
+    AgentCardError,
+    ApiKey,
+    InvalidParams,
+    SecurityViolation,
+)
+from jamey_agent_orchestration.net.a2a import A2AClient
 from jamey_agent_orchestration.net.address_policy import validate_agent_url
 from jamey_agent_orchestration.net.client import Delivery
 from jamey_agent_orchestration.params import (
+    SendTask,
     check_agent_id,
     parse_broadcast,
+    parse_cancel_task,
+    parse_get_task,
     parse_register,
     parse_send,
     parse_unregister,
 )
+from jamey_agent_orchestration.registration import describe_agent
 from jamey_agent_orchestration.settings import CONNECTOR_ID, Network
 from jamey_agent_orchestration.store.base import AgentStore, RegistryError
 from jamey_host import CapabilityLevel, ConnectorResult, ConnectorSpec, ExecutionContext
@@ -56,11 +71,13 @@ class Actions:
         *,
         store: AgentStore,
         deliverer: Deliverer,
+        cards: A2AClient | None,
         breakers: Breakers,
         allow_networks: Sequence[Network],
     ) -> None:
         self._store = store
         self._deliverer = deliverer
+        self._cards = cards  # fetches A2A agent cards at registration; None until started
         self._breakers = breakers
         self._allow_networks = allow_networks
 
@@ -76,7 +93,7 @@ class Actions:
             return await handler(self, params, context)
         except SecurityViolation as exc:
             return _refused(action, params, context, str(exc), outcome="denied")
-        except InvalidParams as exc:
+        except (InvalidParams, AgentCardError) as exc:
             return _refused(action, params, context, str(exc), outcome="failure")
         except RegistryError as exc:
             context.audit("agent.registry_error", outcome="failure", error=str(exc))
@@ -93,33 +110,44 @@ class Actions:
         request = parse_register(params)
         # The guide's order: the URL (HTTPS, address policy) first, then the key.
         url = validate_agent_url(request.url, self._allow_networks)
-        agent = Agent(
-            id=request.agent_id,
-            name=request.name,
+        api_key = ApiKey(request.api_key)
+        if not request.replace and await self._store.get(request.agent_id) is not None:
+            return self._already_registered(request.agent_id, context)  # before any card fetch
+        registration = await describe_agent(
+            request,
             url=url,
-            api_key=ApiKey(request.api_key),
-            capabilities=request.capabilities,
+            api_key=api_key,
+            cards=self._cards,
+            allow_networks=self._allow_networks,
         )
+        agent = registration.agent
         if request.replace:
             replaced = await self._store.replace(agent)
             self._breakers.forget(agent.id)  # a new address or key deserves a fresh start
         elif await self._store.insert(agent):
             replaced = False
         else:
-            message = f"Agent already registered: {agent.id}"
-            context.audit(
-                "agent.register_refused", outcome="failure", agent_id=agent.id, error=message
-            )
-            return ConnectorResult.fail(message)
+            return self._already_registered(agent.id, context)
         context.audit(
             "agent.registered",
             outcome="success",
             agent_id=agent.id,
             origin=agent.origin,
+            protocol=agent.protocol,
             capabilities=list(agent.capabilities),
             replaced=replaced,
+            **_interface_details(agent),
         )
-        return ConnectorResult.ok("Agent registered successfully", metadata={"agent_id": agent.id})
+        return ConnectorResult.ok(
+            "Agent registered successfully",
+            warnings=list(registration.warnings),
+            metadata={"agent_id": agent.id, "protocol": agent.protocol},
+        )
+
+    def _already_registered(self, agent_id: str, context: ExecutionContext) -> ConnectorResult:
+        message = f"Agent already registered: {agent_id}"
+        context.audit("agent.register_refused", outcome="failure", agent_id=agent_id, error=message)
+        return ConnectorResult.fail(message)
 
     async def send_task(
         self, params: Mapping[str, str], context: ExecutionContext
@@ -140,9 +168,19 @@ class Actions:
                 return ConnectorResult.fail(
                     f"No available agent offers capability: {request.capability}"
                 )
+        if agent.protocol == "jamey":
+            _refuse_a2a_params(request)
+        audit: AuditFn | None = context.audit if context.auditing else None
         # The delivery is described on the call's own connector.execute event (one line in the
         # trail per send_task); a broadcast, with many deliveries, audits each one separately.
-        delivery = await self._deliverer.deliver(agent, request.task, request.params, None)
+        delivery = await self._deliverer.deliver(
+            agent,
+            request.task,
+            request.params,
+            audit,
+            options=request.options,
+            audit_delivery=False,
+        )
         if context.auditing:
             context.annotate(
                 agent_id=agent.id,
@@ -150,16 +188,63 @@ class Actions:
                 status=delivery.status,
                 attempts=delivery.attempts,
             )
-        metadata = {"agent_id": agent.id, "attempts": str(delivery.attempts)}
-        if delivery.status is not None:
-            metadata["status"] = str(delivery.status)
-        contacted = [agent.id] if delivery.contacted else []
-        if not delivery.ok:
-            assert delivery.error is not None
+        return _result(agent, delivery)
+
+    async def get_task(
+        self, params: Mapping[str, str], context: ExecutionContext
+    ) -> ConnectorResult:
+        request = parse_get_task(params)
+        agent = await self._a2a_agent(request.agent_id, "get_task")
+        if isinstance(agent, ConnectorResult):
+            return agent
+        delivery = await self._deliverer.query(
+            agent,
+            lambda client, key: client.get_task(
+                agent, request.task_id, history_length=request.history_length, idempotency_key=key
+            ),
+            context.audit if context.auditing else None,
+        )
+        self._annotate(context, agent, delivery)
+        return _result(agent, delivery)
+
+    async def cancel_task(
+        self, params: Mapping[str, str], context: ExecutionContext
+    ) -> ConnectorResult:
+        request = parse_cancel_task(params)
+        agent = await self._a2a_agent(request.agent_id, "cancel_task")
+        if isinstance(agent, ConnectorResult):
+            return agent
+        delivery = await self._deliverer.query(
+            agent,
+            lambda client, key: client.cancel_task(agent, request.task_id, idempotency_key=key),
+            context.audit if context.auditing else None,
+        )
+        self._annotate(context, agent, delivery)
+        return _result(agent, delivery)
+
+    async def _a2a_agent(self, agent_id: str, action: str) -> Agent | ConnectorResult:
+        """The A2A agent a task query is for, or the failed result that says why there is none."""
+        agent = await self._store.get(agent_id)
+        if agent is None:
+            check_agent_id(agent_id)
+            return ConnectorResult.fail(f"Agent not found: {agent_id}")
+        if agent.protocol != "a2a":
             return ConnectorResult.fail(
-                delivery.error, agents_contacted=contacted, metadata=metadata
+                f"Action not supported by protocol {agent.protocol}: {action}"
             )
-        return ConnectorResult.ok(_answer(delivery), agents_contacted=contacted, metadata=metadata)
+        return agent
+
+    @staticmethod
+    def _annotate(context: ExecutionContext, agent: Agent, delivery: Delivery) -> None:
+        """What a task query did, on the call's own connector.execute event."""
+        if context.auditing:
+            context.annotate(
+                agent_id=agent.id,
+                origin=agent.origin,
+                status=delivery.status,
+                attempts=delivery.attempts,
+                task_id=delivery.metadata.get("task_id"),
+            )
 
     async def broadcast(
         self, params: Mapping[str, str], context: ExecutionContext
@@ -187,9 +272,14 @@ class Actions:
             failed=failed,
             duration_ms=elapsed_ms(started),
         )
+        warnings = [
+            f"{agent.id}: {delivery.warning}"
+            for agent, delivery in zip(agents, deliveries, strict=True)
+            if delivery.warning is not None
+        ]
         return ConnectorResult.ok(
             _answers_json(agents, deliveries),
-            warnings=[] if agents else ["No agents to broadcast to"],
+            warnings=warnings if agents else ["No agents to broadcast to"],
             agents_contacted=contacted,
             metadata={
                 "succeeded": str(succeeded),
@@ -235,6 +325,8 @@ HANDLERS: Final[Mapping[str, Handler]] = {
     "broadcast": Actions.broadcast,
     "list_agents": Actions.list_agents,
     "unregister_agent": Actions.unregister_agent,
+    "get_task": Actions.get_task,
+    "cancel_task": Actions.cancel_task,
 }
 
 SPEC: Final = ConnectorSpec(
@@ -265,19 +357,66 @@ def _refused(
     return ConnectorResult.fail(message)
 
 
+def _refuse_a2a_params(request: SendTask) -> None:
+    """A ``jamey`` agent cannot join a context, continue a task, or answer before it is done."""
+    options = request.options
+    for param in request.a2a_given:
+        if param != "wait" or (options is not None and not options.wait):
+            raise InvalidParams(f"Param not supported by protocol jamey: {param}")
+
+
+def _interface_details(agent: Agent) -> dict[str, str]:
+    """An A2A agent's interface, for its ``agent.registered`` event: binding and origin only."""
+    if agent.endpoint is None:
+        return {}
+    return {"binding": agent.binding or "", "endpoint_origin": str(agent.endpoint.origin())}
+
+
+def _result(agent: Agent, delivery: Delivery) -> ConnectorResult:
+    """The result of one request to one agent: the answer as output, or the error.
+
+    An A2A Task that failed stays in ``output`` beside its error; the delivery's metadata (A2A's
+    ``protocol``, ``task_id``, ``context_id``, ``state``) joins the result's.
+    """
+    metadata = {"agent_id": agent.id, "attempts": str(delivery.attempts)}
+    if delivery.status is not None:
+        metadata["status"] = str(delivery.status)
+    metadata.update(delivery.metadata)
+    contacted = [agent.id] if delivery.contacted else []
+    warnings = [] if delivery.warning is None else [delivery.warning]
+    if not delivery.ok:
+        assert delivery.error is not None
+        return ConnectorResult.fail(
+            delivery.error,
+            output=delivery.text or "",
+            warnings=warnings,
+            agents_contacted=contacted,
+            metadata=metadata,
+        )
+    return ConnectorResult.ok(
+        _answer(delivery), warnings=warnings, agents_contacted=contacted, metadata=metadata
+    )
+
+
 def _answer(delivery: Delivery) -> str:
     """The agent's own JSON text: valid (the client parsed it), and not encoded twice."""
     return delivery.text if delivery.text is not None else json.dumps(delivery.response)
 
 
 def _answers_json(agents: Sequence[Agent], deliveries: Sequence[Delivery]) -> str:
-    """``{agent_id: response or {"error": message}}`` as JSON, reusing each agent's own text.
+    """``{agent_id: answer or {"error": message}}`` as JSON, reusing each agent's own text.
 
+    An agent's answer is its JSON, or an A2A agent's Task or Message (a failed Task too).
     Splicing the texts is safe because the client parsed each one as strict JSON (no NaN, no
-    Infinity) before calling the delivery a success.
+    Infinity) before returning it.
     """
     parts = []
     for agent, delivery in zip(agents, deliveries, strict=True):
-        answer = _answer(delivery) if delivery.ok else json.dumps({"error": delivery.error})
+        if delivery.text is not None:
+            answer = delivery.text
+        elif delivery.ok:
+            answer = json.dumps(delivery.response)
+        else:
+            answer = json.dumps({"error": delivery.error})
         parts.append(f"{json.dumps(agent.id)}:{answer}")
     return "{" + ",".join(parts) + "}"

@@ -1,8 +1,10 @@
 """Delivering tasks: through each agent's circuit breaker, to many agents at once, and unasked.
 
-:class:`Deliverer` is where the connector's actions hand a task over to the network: it asks the
-agent's breaker, sends through the protocol client, tells the breaker how it went, and audits the
-delivery. ``broadcast`` and the periodic health checks use its pool of workers.
+:class:`Deliverer` is where the connector's actions hand a request over to the network: it asks
+the agent's breaker, sends through the client of the agent's protocol (:class:`Clients`), tells
+the breaker how it went, and audits the delivery, and any key the agent sent back
+(``agent.response_scrubbed``). ``broadcast`` and the periodic health checks use its pool of
+workers.
 """
 
 from __future__ import annotations
@@ -10,69 +12,98 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Final, final
+
+import attrs
 
 from jamey_agent_orchestration.breaker import Breakers, BreakerState, BreakerTransition
 from jamey_agent_orchestration.durations import elapsed_ms
 from jamey_agent_orchestration.model import Agent
-from jamey_agent_orchestration.net.client import AgentClient, Delivery, FailureKind
+from jamey_agent_orchestration.net.a2a import A2AClient
+from jamey_agent_orchestration.net.client import AgentClient, Delivery, FailureKind, SendOptions
 from jamey_agent_orchestration.store.base import AgentStore, RegistryError
 
-__all__ = ["HEALTH_CHECK_TASK", "AuditFn", "Deliverer", "audit_transition"]
+__all__ = [
+    "HEALTH_CHECK_TASK",
+    "AuditFn",
+    "Clients",
+    "Deliverer",
+    "audit_transition",
+    "new_idempotency_key",
+]
 
 #: Emits one audit event: ``audit(event, outcome=..., **details)`` (a context's or the runtime's).
 AuditFn = Callable[..., None]
 
-#: The task the periodic health checks send (the reference agent answers it).
+#: The task the periodic health checks send to ``jamey`` agents (the reference agent answers it).
 HEALTH_CHECK_TASK: Final = "health_check"
 
 _NOT_STARTED: Final = "Failed to send task to agent: the connector is not started"
 
 
+def new_idempotency_key() -> str:
+    """A fresh ``Idempotency-Key``: one per task (or task query) and agent."""
+    return os.urandom(16).hex()  # as unique as uuid4
+
+
+@final
+@attrs.frozen
+class Clients:
+    """The protocol clients of one runtime, over its one transport."""
+
+    jamey: AgentClient
+    a2a: A2AClient
+
+    def for_agent(self, agent: Agent) -> AgentClient:
+        return self.a2a if agent.protocol == "a2a" else self.jamey
+
+
 @final
 class Deliverer:
-    """Sends tasks to agents through their circuit breakers; never raises for a failed delivery.
+    """Sends requests to agents through their circuit breakers; never raises for a failure.
 
-    ``client`` is ``None`` until the plugin has started (every delivery then fails, saying so).
+    ``clients`` is ``None`` until the plugin has started (every delivery then fails, saying so).
+    Every method takes ``audit``, ``None`` when no sink listens, so no details are even built;
+    events name the origin only (scheme://host:port), never a key or a header.
     """
 
     def __init__(
-        self, client: AgentClient | None, breakers: Breakers, *, max_concurrency: int
+        self, clients: Clients | None, breakers: Breakers, *, max_concurrency: int
     ) -> None:
-        self._client = client
+        self._clients = clients
         self._breakers = breakers
         self._max_concurrency = max_concurrency
 
     async def deliver(
-        self, agent: Agent, task: str, params: Mapping[str, str], audit: AuditFn | None
+        self,
+        agent: Agent,
+        task: str,
+        params: Mapping[str, str],
+        audit: AuditFn | None,
+        *,
+        options: SendOptions | None = None,
+        audit_delivery: bool = True,
     ) -> Delivery:
-        """Send one task to one agent through its circuit breaker, and audit the outcome.
+        """Send one task to one agent through its circuit breaker.
 
-        ``audit`` is ``None`` when no sink listens, so the details are not even built. They name
-        the origin only (scheme://host:port), never a key or a header.
+        With ``audit_delivery`` the delivery is audited (``agent.task_sent``, ``agent.task_failed``,
+        ``agent.task_refused``); ``send_task`` describes it on its own call's event instead.
         """
-        client = self._client
-        if client is None:
+        clients = self._clients
+        if clients is None:
             return Delivery(ok=False, error=_NOT_STARTED, failure=FailureKind.CONNECTION)
-        breakers = self._breakers
-        if not breakers.allow(agent.id):
-            message = breakers.open_message(agent.id)
-            if audit is not None:
+        if not self._breakers.allow(agent.id):
+            message = self._breakers.open_message(agent.id)
+            if audit is not None and audit_delivery:
                 audit("agent.task_refused", outcome="failure", agent_id=agent.id, error=message)
             return Delivery(ok=False, error=message)
         started = time.perf_counter() if audit is not None else 0.0
-        delivery = await client.send_task(
-            agent,
-            task,
-            params,
-            idempotency_key=os.urandom(16).hex(),  # as unique as uuid4
+        delivery = await clients.for_agent(agent).send_task(
+            agent, task, params, idempotency_key=new_idempotency_key(), options=options
         )
-        if delivery.ok:
-            breakers.record_success(agent.id)
-        elif delivery.failure is not None:
-            breakers.record_failure(agent.id, delivery.failure)
-        if audit is not None:
+        self._learn(agent, delivery, audit)
+        if audit is not None and audit_delivery:
             audit(
                 "agent.task_sent" if delivery.ok else "agent.task_failed",
                 outcome="success" if delivery.ok else "failure",
@@ -87,6 +118,40 @@ class Deliverer:
             )
         return delivery
 
+    async def query(
+        self,
+        agent: Agent,
+        send: Callable[[A2AClient, str], Awaitable[Delivery]],
+        audit: AuditFn | None,
+    ) -> Delivery:
+        """An A2A task query (``get_task``, ``cancel_task``) through the agent's circuit breaker.
+
+        ``send(client, idempotency_key)`` makes the request.
+        """
+        clients = self._clients
+        if clients is None:
+            return Delivery(ok=False, error=_NOT_STARTED, failure=FailureKind.CONNECTION)
+        if not self._breakers.allow(agent.id):
+            return Delivery(ok=False, error=self._breakers.open_message(agent.id))
+        delivery = await send(clients.a2a, new_idempotency_key())
+        self._learn(agent, delivery, audit)
+        return delivery
+
+    def _learn(self, agent: Agent, delivery: Delivery, audit: AuditFn | None) -> None:
+        """Tell the breaker how the request went; audit a key the agent sent back."""
+        if delivery.ok:
+            self._breakers.record_success(agent.id)
+        elif delivery.failure is not None:
+            self._breakers.record_failure(agent.id, delivery.failure)
+        if delivery.scrubbed and audit is not None:
+            audit(
+                "agent.response_scrubbed",
+                outcome="warning",
+                agent_id=agent.id,
+                origin=agent.origin,
+                message="the agent's answer held the API key sent to it; it was replaced by ***",
+            )
+
     async def deliver_all(
         self,
         agents: Sequence[Agent],
@@ -94,7 +159,17 @@ class Deliverer:
         params: Mapping[str, str],
         audit: AuditFn | None,
     ) -> list[Delivery]:
-        """Deliver to every agent, ``max_concurrency`` at a time; the deliveries in agent order.
+        """Deliver to every agent, ``max_concurrency`` at a time; the deliveries in agent order."""
+
+        async def deliver(agent: Agent) -> Delivery:
+            return await self.deliver(agent, task, params, audit)
+
+        return await self._each(agents, deliver)
+
+    async def _each(
+        self, agents: Sequence[Agent], send: Callable[[Agent], Awaitable[Delivery]]
+    ) -> list[Delivery]:
+        """``send`` to every agent, ``max_concurrency`` at a time; the deliveries in agent order.
 
         A fixed pool of workers takes the agents in turn, rather than one task per agent waiting
         on a semaphore: a broadcast to 1,000 agents keeps 64 deliveries' objects alive, not
@@ -105,20 +180,54 @@ class Deliverer:
 
         async def worker() -> None:
             for index in turns:
-                deliveries[index] = await self.deliver(agents[index], task, params, audit)
+                deliveries[index] = await send(agents[index])
 
         async with asyncio.TaskGroup() as group:  # one failing worker stops the others
             for _ in range(min(self._max_concurrency, len(agents))):
                 group.create_task(worker())
         return [delivery for delivery in deliveries if delivery is not None]  # all are set
 
+    async def check_health(self, agent: Agent, audit: AuditFn) -> Delivery:
+        """One health check: ``health_check`` to a ``jamey`` agent, a card fetch from an A2A one.
+
+        An A2A agent has no task of that name (a language model would read it as a request), so
+        it is asked for its card instead, without a key: the answer proves it is reachable.
+        """
+        if agent.protocol != "a2a":
+            return await self.deliver(agent, HEALTH_CHECK_TASK, {}, audit)
+        clients = self._clients
+        if clients is None:
+            return Delivery(ok=False, error=_NOT_STARTED, failure=FailureKind.CONNECTION)
+        if not self._breakers.allow(agent.id):
+            message = self._breakers.open_message(agent.id)
+            audit("agent.task_refused", outcome="failure", agent_id=agent.id, error=message)
+            return Delivery(ok=False, error=message)
+        started = time.perf_counter()
+        delivery = await clients.a2a.check_card(agent)
+        self._learn(agent, delivery, audit)
+        audit(
+            "agent.health_checked",
+            outcome="success" if delivery.ok else "failure",
+            agent_id=agent.id,
+            origin=agent.origin,
+            status=delivery.status,
+            attempts=delivery.attempts,
+            duration_ms=elapsed_ms(started),
+            error=delivery.error,
+        )
+        return delivery
+
     async def check_health_every(self, interval: float, store: AgentStore, audit: AuditFn) -> None:
-        """Send ``health_check`` to every agent each ``interval`` seconds, feeding the breakers."""
+        """Check every agent's health each ``interval`` seconds, feeding the breakers."""
+
+        async def check(agent: Agent) -> Delivery:
+            return await self.check_health(agent, audit)
+
         while True:
             await asyncio.sleep(interval)
             try:
                 agents = await store.list()
-                await self.deliver_all(agents, HEALTH_CHECK_TASK, {}, audit)
+                await self._each(agents, check)
             except RegistryError as exc:
                 audit("agent.health_check_failed", outcome="failure", error=str(exc))
 

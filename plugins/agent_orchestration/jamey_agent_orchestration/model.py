@@ -17,6 +17,7 @@ import yarl
 __all__ = [
     "A2ABinding",
     "Agent",
+    "AgentCardError",
     "AgentProtocol",
     "ApiKey",
     "InvalidParams",
@@ -43,6 +44,13 @@ class SecurityViolation(ValueError):
 
 class InvalidParams(ValueError):
     """A param that is missing or malformed; the message names it and never echoes a key."""
+
+
+class AgentCardError(ValueError):
+    """An A2A agent card that could not be fetched, or is not valid; nothing was registered.
+
+    The message starts ``Failed to fetch agent card:`` or ``Invalid agent card:`` and says why.
+    """
 
 
 # Control characters (C0, DEL, C1: Unicode's category Cc) and surrogates, which UTF-8 cannot
@@ -152,4 +160,5 @@ class Agent:
             "name": self.name,
             "url": str(self.url),
             "capabilities": list(self.capabilities),
+            "protocol": self.protocol,
         }

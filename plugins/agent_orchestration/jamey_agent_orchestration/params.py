@@ -14,17 +14,25 @@ from typing import Final, final
 
 import attrs
 
-from jamey_agent_orchestration.model import InvalidParams, text_problem
+from jamey_agent_orchestration.model import AgentProtocol, InvalidParams, text_problem
+from jamey_agent_orchestration.net.a2a_wire import MAX_ITEMS, checked_id
+from jamey_agent_orchestration.net.client import SendOptions
 from jamey_host import parse_flag, split_list
 
 __all__ = [
+    "A2A_SEND_PARAMS",
+    "CAPABILITY",
     "TASK_PARAM_PREFIX",
     "Broadcast",
+    "CancelTask",
+    "GetTask",
     "RegisterAgent",
     "SendTask",
     "UnregisterAgent",
     "check_agent_id",
     "parse_broadcast",
+    "parse_cancel_task",
+    "parse_get_task",
     "parse_register",
     "parse_send",
     "parse_unregister",
@@ -33,17 +41,26 @@ __all__ = [
 
 TASK_PARAM_PREFIX: Final = "param_"
 _AGENT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-_CAPABILITY: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
+#: What a capability may be called: a name a card's skill id or tag must fit to become one.
+CAPABILITY: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
+
+
+#: The params of ``send_task`` that only A2A agents take.
+A2A_SEND_PARAMS: Final = ("context_id", "task_id", "wait")
+_PROTOCOLS: Final[tuple[AgentProtocol, ...]] = ("jamey", "a2a")
 
 
 @attrs.frozen(kw_only=True)
 class RegisterAgent:
+    """``name`` and ``capabilities`` are ``None`` when not given (an A2A card then has them)."""
+
     agent_id: str
-    name: str
+    name: str | None
     url: str
     api_key: str = attrs.field(repr=False)
-    capabilities: tuple[str, ...]
+    capabilities: tuple[str, ...] | None
     replace: bool
+    protocol: AgentProtocol
 
 
 # SendTask is built on every send: a plain slotted class, whose __init__ does not pay the
@@ -52,15 +69,26 @@ class RegisterAgent:
 class SendTask:
     """``task`` for one agent: by ``agent_id``, or the next one offering ``capability``."""
 
-    __slots__ = ("agent_id", "capability", "params", "task")
+    __slots__ = ("a2a_given", "agent_id", "capability", "options", "params", "task")
 
     def __init__(
-        self, *, task: str, agent_id: str | None, capability: str | None, params: dict[str, str]
+        self,
+        *,
+        task: str,
+        agent_id: str | None,
+        capability: str | None,
+        params: dict[str, str],
+        options: SendOptions | None = None,
+        a2a_given: tuple[str, ...] = (),
     ) -> None:
         self.task = task
         self.agent_id = agent_id
         self.capability = capability
         self.params = params
+        #: A2A's options (``None``: none given), and which of A2A's params were given: a
+        #: ``jamey`` agent refuses a task that asks for what it cannot do.
+        self.options = options
+        self.a2a_given = a2a_given
 
 
 @attrs.frozen(kw_only=True)
@@ -73,6 +101,19 @@ class Broadcast:
 @attrs.frozen(kw_only=True)
 class UnregisterAgent:
     agent_id: str
+
+
+@attrs.frozen(kw_only=True)
+class GetTask:
+    agent_id: str
+    task_id: str
+    history_length: int | None
+
+
+@attrs.frozen(kw_only=True)
+class CancelTask:
+    agent_id: str
+    task_id: str
 
 
 def _required(params: Mapping[str, str], key: str) -> str:
@@ -92,7 +133,7 @@ def _agent_id(value: str) -> str:
 
 
 def _capability(value: str) -> str:
-    if not _CAPABILITY.fullmatch(value):
+    if not CAPABILITY.fullmatch(value):
         raise InvalidParams(
             f"Invalid capability {value[:64]!r}: use letters, digits, '.', '_', '-'"
         )
@@ -132,35 +173,84 @@ def task_params(params: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def _protocol(params: Mapping[str, str]) -> AgentProtocol:
+    raw = params.get("protocol", "").strip()
+    if not raw:
+        return "jamey"
+    for protocol in _PROTOCOLS:
+        if raw.lower() == protocol:
+            return protocol
+    raise InvalidParams(f"Invalid protocol {raw[:32]!r}: use jamey or a2a")
+
+
 def parse_register(params: Mapping[str, str]) -> RegisterAgent:
     agent_id = _agent_id(_required(params, "agent_id"))
-    name = _name(_required(params, "name"))
+    protocol = _protocol(params)
+    # An A2A agent's card names it; a jamey agent has no card, so its name is required.
+    name = params.get("name", "").strip() if protocol == "a2a" else _required(params, "name")
     url = _required(params, "url")
+    capabilities = params.get("capabilities", "")
     return RegisterAgent(
         agent_id=agent_id,
-        name=name,
+        name=_name(name) if name else None,
         url=url,
         api_key=params.get("api_key", ""),
-        capabilities=_capabilities(params.get("capabilities", "")),
+        capabilities=_capabilities(capabilities) if capabilities.strip() else None,
         replace=_flag(params, "replace"),
+        protocol=protocol,
     )
+
+
+def _a2a_id(params: Mapping[str, str], key: str) -> str | None:
+    value = params.get(key, "")
+    if not value:
+        return None
+    try:
+        return checked_id(value, key)
+    except ValueError as exc:
+        raise InvalidParams(str(exc)) from None
+
+
+def _send_options(params: Mapping[str, str]) -> tuple[SendOptions | None, tuple[str, ...]]:
+    given = tuple(key for key in A2A_SEND_PARAMS if params.get(key))
+    if not given:
+        return None, ()
+    options = SendOptions(
+        context_id=_a2a_id(params, "context_id"),
+        task_id=_a2a_id(params, "task_id"),
+        wait=_flag(params, "wait") if params.get("wait", "").strip() else True,
+    )
+    return options, given
 
 
 def parse_send(params: Mapping[str, str]) -> SendTask:
     task = _required(params, "task")
     agent_id = params.get("agent_id", "").strip() or None
     capability = params.get("capability", "").strip() or None
+    options, a2a_given = _send_options(params)
     if agent_id is None:
         if capability is None:
             raise InvalidParams("Missing agent_id")  # the guide's wording; docs explain capability
         return SendTask(
-            task=task, agent_id=None, capability=_capability(capability), params=task_params(params)
+            task=task,
+            agent_id=None,
+            capability=_capability(capability),
+            params=task_params(params),
+            options=options,
+            a2a_given=a2a_given,
         )
     if capability is not None:
         raise InvalidParams("Give agent_id or capability, not both")
     # The id's form is checked only if no agent has it (check_agent_id): every registered id
     # passed that check already.
-    return SendTask(task=task, agent_id=agent_id, capability=None, params=task_params(params))
+    return SendTask(
+        task=task,
+        agent_id=agent_id,
+        capability=None,
+        params=task_params(params),
+        options=options,
+        a2a_given=a2a_given,
+    )
 
 
 def check_agent_id(value: str) -> None:
@@ -179,3 +269,33 @@ def parse_broadcast(params: Mapping[str, str]) -> Broadcast:
 
 def parse_unregister(params: Mapping[str, str]) -> UnregisterAgent:
     return UnregisterAgent(agent_id=_agent_id(_required(params, "agent_id")))
+
+
+def _task_id(params: Mapping[str, str]) -> str:
+    _required(params, "task_id")
+    task_id = _a2a_id(params, "task_id")
+    assert task_id is not None
+    return task_id
+
+
+def _history_length(params: Mapping[str, str]) -> int | None:
+    raw = params.get("history_length", "").strip()
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ITEMS:
+        raise InvalidParams(
+            f"Invalid history_length {raw[:32]!r}: use a whole number from 0 to {MAX_ITEMS}"
+        )
+    return int(raw)
+
+
+def parse_get_task(params: Mapping[str, str]) -> GetTask:
+    return GetTask(
+        agent_id=_required(params, "agent_id"),
+        task_id=_task_id(params),
+        history_length=_history_length(params),
+    )
+
+
+def parse_cancel_task(params: Mapping[str, str]) -> CancelTask:
+    return CancelTask(agent_id=_required(params, "agent_id"), task_id=_task_id(params))

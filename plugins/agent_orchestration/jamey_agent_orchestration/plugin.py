@@ -15,8 +15,10 @@ from pathlib import Path
 
 from jamey_agent_orchestration.actions import SPEC, Actions
 from jamey_agent_orchestration.breaker import Breakers
-from jamey_agent_orchestration.delivery import AuditFn, Deliverer, audit_transition
+from jamey_agent_orchestration.delivery import AuditFn, Clients, Deliverer, audit_transition
+from jamey_agent_orchestration.net.a2a import A2AClient
 from jamey_agent_orchestration.net.jamey import JameyClient
+from jamey_agent_orchestration.net.request import RequestSender
 from jamey_agent_orchestration.net.retry import RetryPolicy
 from jamey_agent_orchestration.net.transport import Transport
 from jamey_agent_orchestration.settings import CONNECTOR_ID, AgentSettings
@@ -44,6 +46,7 @@ class AgentOrchestrationPlugin:
         self._transport: Transport | None = None
         self._health_task: asyncio.Task[None] | None = None
         # Until startup, every delivery fails with "the connector is not started".
+        self._clients: Clients | None = None
         self._deliverer = Deliverer(None, self.breakers, max_concurrency=1)
         self._actions = self._wire()
 
@@ -51,6 +54,7 @@ class AgentOrchestrationPlugin:
         return Actions(
             store=self.store,
             deliverer=self._deliverer,
+            cards=None if self._clients is None else self._clients.a2a,
             breakers=self.breakers,
             allow_networks=self.settings.allow_networks,
         )
@@ -100,12 +104,16 @@ class AgentOrchestrationPlugin:
         await store.open()
         self._transport = Transport(settings)
         await self._transport.start()
-        client = JameyClient(
-            self._transport,
-            RetryPolicy.from_settings(settings),
-            max_response_bytes=settings.max_response_bytes,
+        # One transport and one retry policy for both protocols: the same guarantees for each.
+        sender = RequestSender(self._transport, RetryPolicy.from_settings(settings))
+        limit = settings.max_response_bytes
+        self._clients = Clients(
+            jamey=JameyClient(sender, max_response_bytes=limit),
+            a2a=A2AClient(sender, max_response_bytes=limit),
         )
-        self._deliverer = Deliverer(client, self.breakers, max_concurrency=settings.max_concurrency)
+        self._deliverer = Deliverer(
+            self._clients, self.breakers, max_concurrency=settings.max_concurrency
+        )
         self._actions = self._wire()
 
     @hookimpl
@@ -116,6 +124,7 @@ class AgentOrchestrationPlugin:
             with contextlib.suppress(asyncio.CancelledError):
                 await health
         transport, self._transport = self._transport, None
+        self._clients = None
         try:
             if transport is not None:
                 await transport.close()

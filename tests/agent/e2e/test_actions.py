@@ -49,6 +49,7 @@ async def test_register_agent_then_list_shows_it_without_a_key(
             "name": "Agent a1",
             "url": agent.url,
             "capabilities": ["summarize", "translate"],
+            "protocol": "jamey",
         }
     ]
 
@@ -116,7 +117,7 @@ async def test_replace_rotates_the_key_on_the_same_url(
     agent = await agent_for(jamey_agent_server, "a1")
     assert (await connector.register("a1", agent, api_key="stale-key-000")).success
     failed = await connector.call("send_task", agent_id="a1", task="echo")
-    assert failed.errors == ["Agent returned error status: 401"]
+    assert failed.errors == ["Agent returned error status: 401: Unauthorized"]
 
     rotated = await connector.register("a1", agent, replace="true")
     assert rotated.success, rotated.errors
@@ -332,7 +333,7 @@ async def test_wrong_key_is_401_and_not_retried(
     assert (await connector.register("a1", agent, api_key="not-the-key")).success
     result = await connector.call("send_task", agent_id="a1", task="echo")
     assert not result.success
-    assert result.errors == ["Agent returned error status: 401"]
+    assert result.errors == ["Agent returned error status: 401: Unauthorized"]
     assert result.agents_contacted == ["a1"]
     assert len(agent.requests) == 1
 
@@ -378,7 +379,7 @@ async def test_503_past_the_retries_fails_with_the_status(
     agent.fail_next(503, times=5, headers={"Retry-After": "0"})
     assert (await connector.register("a1", agent)).success
     result = await connector.call("send_task", agent_id="a1", task="echo")
-    assert result.errors == ["Agent returned error status: 503"]
+    assert result.errors == ["Agent returned error status: 503: Injected failure 503"]
     assert len(agent.requests) == 2
 
 
@@ -396,8 +397,8 @@ async def test_a_retry_after_past_the_call_budget_is_not_waited_for(
     elapsed = time.perf_counter() - started
     assert elapsed < 1.0, elapsed
     assert result.errors == [
-        "Agent returned error status: 503 (the agent asked to retry in 30s, past this call's "
-        "time budget of 4s)"
+        "Agent returned error status: 503: Injected failure 503 (the agent asked to retry in 30s, "
+        "past this call's time budget of 4s)"
     ]
     assert result.metadata["attempts"] == "1"
     assert len(agent.requests) == 1

@@ -46,7 +46,7 @@ async def test_broadcast_maps_each_agent_to_its_response_or_error(
     assert result.success, result.errors
     assert result.json() == {
         "a": {"agent": "a", "params": {"q": "1"}},
-        "b": {"error": "Agent returned error status: 401"},
+        "b": {"error": "Agent returned error status: 401: Unauthorized"},
         "c": {"agent": "c", "params": {"q": "1"}},
     }
     assert result.metadata["succeeded"] == "2"

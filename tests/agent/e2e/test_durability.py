@@ -196,7 +196,7 @@ async def test_circuit_breaker_opens_fails_fast_and_closes_after_probe(
     for _ in range(2):
         failed = await send("flaky")
         assert not failed.success
-        assert failed.errors == ["Agent returned error status: 503"]
+        assert failed.errors == ["Agent returned error status: 503: Injected failure 503"]
     assert len(flaky.requests) == 2
     assert circuit_events(connector.events, "flaky") == ["agent.circuit_open"]
     opened = connector.named("agent.circuit_open")[0]

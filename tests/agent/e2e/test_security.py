@@ -282,7 +282,7 @@ async def test_every_operation_is_audited(
     assert failed.details["status"] == 404
     assert failed.details["attempts"] == 1
     assert failed.details["origin"] == origin
-    assert failed.error == "Agent returned error status: 404"
+    assert failed.error == "Agent returned error status: 404: Not Found"
     assert "/deep/path" not in failed.to_json()
 
     result = await connector.call("broadcast", task="echo")
@@ -298,7 +298,7 @@ async def test_every_operation_is_audited(
     assert sent.details["origin"] == origin
     [failed] = connector.named("agent.task_failed")
     assert (failed.details["agent_id"], failed.details["status"]) == ("pathy", 404)
-    assert failed.error == "Agent returned error status: 404"
+    assert failed.error == "Agent returned error status: 404: Not Found"
 
     assert (await connector.call("unregister_agent", agent_id="a1")).success
     [unregistered] = connector.named("agent.unregistered")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from jamey_agent_orchestration.net.jamey import JameyClient
+from jamey_agent_orchestration.net.request import RequestSender
 from jamey_agent_orchestration.net.retry import RetryPolicy
 from jamey_agent_orchestration.net.transport import Transport
 from jamey_agent_orchestration.settings import AgentSettings
@@ -43,7 +44,8 @@ async def make_client(jamey_agent_ca: ThrowawayCA, sleeps: Sleeps) -> AsyncItera
             backoff_initial=backoff,
             sleep=sleeps,
         )
-        return JameyClient(transport, policy, max_response_bytes=settings.max_response_bytes)
+        sender = RequestSender(transport, policy)
+        return JameyClient(sender, max_response_bytes=settings.max_response_bytes)
 
     yield make
     for transport in transports:

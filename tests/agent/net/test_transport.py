@@ -22,6 +22,7 @@ from jamey_agent_orchestration.model import ApiKey
 from jamey_agent_orchestration.net.client import Delivery, FailureKind
 from jamey_agent_orchestration.net.jamey import JameyClient
 from jamey_agent_orchestration.net.retry import RetryPolicy
+from jamey_agent_orchestration.net.request import RequestSender
 from jamey_agent_orchestration.net.transport import Transport
 from jamey_agent_orchestration.settings import AgentSettings
 from jamey_agent_orchestration.testing import AgentServerFactory, RecordingAgent, ThrowawayCA
@@ -421,7 +422,8 @@ async def test_plain_http_is_refused(make_client: MakeClient) -> None:
 
 async def test_lifecycle(jamey_agent_ca: ThrowawayCA) -> None:
     transport = Transport(AgentSettings(ca_bundle=jamey_agent_ca.ca_path))
-    client = JameyClient(transport, RetryPolicy(attempts=1, timeout=5.0), max_response_bytes=100)
+    sender = RequestSender(transport, RetryPolicy(attempts=1, timeout=5.0))
+    client = JameyClient(sender, max_response_bytes=100)
     with pytest.raises(RuntimeError, match="start"):
         await send(client, "https://example.com")
     await asyncio.gather(transport.start(), transport.start())

@@ -80,6 +80,7 @@ def test_an_agent_parses_its_url_once_and_shows_no_key() -> None:
         "name": "A",
         "url": "https://agent.example:8443/base",
         "capabilities": ["x"],
+        "protocol": "jamey",
     }
     assert "sk-hidden" not in repr(agent)
     assert agent.offers("x")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 import jamey_agent_orchestration
-from jamey_agent_orchestration.model import Agent, ApiKey, InvalidParams, SecurityViolation
+from jamey_agent_orchestration.model import (
+    Agent,
+    AgentCardError,
+    ApiKey,
+    InvalidParams,
+    SecurityViolation,
+)
 from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
 from jamey_agent_orchestration.settings import AgentSettings
 from jamey_agent_orchestration.store import RegistryError
@@ -14,6 +20,7 @@ from jamey_agent_orchestration.store import RegistryError
 def test_every_public_name_is_its_modules() -> None:
     expected = {
         "Agent": Agent,
+        "AgentCardError": AgentCardError,
         "AgentOrchestrationPlugin": AgentOrchestrationPlugin,
         "AgentSettings": AgentSettings,
         "ApiKey": ApiKey,

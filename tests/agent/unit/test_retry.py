@@ -1,4 +1,5 @@
-"""The retry rules and the one retry loop (``RetryPolicy.tries``), without a network."""
+"""The retry rules and the one retry loop (``RetryPolicy.run``, tenacity past the first
+attempt), without a network."""
 
 from __future__ import annotations
 
@@ -30,12 +31,23 @@ def unavailable(retry_after: float | None = None) -> Attempt:
 OK = Attempt(ok=True, response={}, text="{}", status=200)
 
 
-async def run(tries: Tries, answers: list[Attempt]) -> list[int]:
-    numbers = []
-    async for number in tries:
-        numbers.append(number)
-        tries.record(answers.pop(0))
-    return numbers
+class Script:
+    """A ``send`` for ``RetryPolicy.run`` that answers with the given attempts, in order."""
+
+    def __init__(self, answers: list[Attempt]) -> None:
+        self.answers = answers
+        self.numbers: list[int] = []
+
+    async def __call__(self, number: int) -> Attempt:
+        self.numbers.append(number)
+        return self.answers.pop(0)
+
+
+async def run(policy: RetryPolicy, answers: list[Attempt]) -> tuple[Tries, list[int]]:
+    """Run one call; the attempt numbers ``send`` was called with."""
+    script = Script(answers)
+    tries = await policy.run(script)
+    return tries, script.numbers
 
 
 def test_parse_retry_after() -> None:
@@ -94,8 +106,8 @@ def test_the_budget_is_every_attempt_plus_the_longest_pauses() -> None:
 
 async def test_a_first_success_is_one_try_and_no_pause() -> None:
     sleeps = Sleeps()
-    tries = RetryPolicy(attempts=3, timeout=1.0, sleep=sleeps).tries()
-    assert await run(tries, [OK]) == [1]
+    tries, numbers = await run(RetryPolicy(attempts=3, timeout=1.0, sleep=sleeps), [OK])
+    assert numbers == [1]
     delivery = tries.delivery()
     assert (delivery.ok, delivery.attempts, delivery.status) == (True, 1, 200)
     assert sleeps.calls == []
@@ -103,8 +115,9 @@ async def test_a_first_success_is_one_try_and_no_pause() -> None:
 
 async def test_retries_pause_with_backoff_and_count_every_try() -> None:
     sleeps = Sleeps()
-    tries = RetryPolicy(attempts=3, timeout=1.0, backoff_initial=0.1, sleep=sleeps).tries()
-    assert await run(tries, [unavailable(), unavailable(), unavailable()]) == [1, 2, 3]
+    policy = RetryPolicy(attempts=3, timeout=1.0, backoff_initial=0.1, sleep=sleeps)
+    tries, numbers = await run(policy, [unavailable(), unavailable(), unavailable()])
+    assert numbers == [1, 2, 3]
     delivery = tries.delivery()
     assert (delivery.ok, delivery.attempts, delivery.error) == (
         False,
@@ -117,8 +130,9 @@ async def test_retries_pause_with_backoff_and_count_every_try() -> None:
 
 async def test_a_retry_after_that_fits_the_budget_is_waited_for() -> None:
     sleeps = Sleeps()
-    tries = RetryPolicy(attempts=2, timeout=5.0, sleep=sleeps).tries()
-    assert await run(tries, [unavailable(retry_after=4.0), OK]) == [1, 2]
+    policy = RetryPolicy(attempts=2, timeout=5.0, sleep=sleeps)
+    tries, numbers = await run(policy, [unavailable(retry_after=4.0), OK])
+    assert numbers == [1, 2]
     assert sleeps.calls == [4.0]
     assert tries.delivery().ok
 
@@ -126,8 +140,8 @@ async def test_a_retry_after_that_fits_the_budget_is_waited_for() -> None:
 async def test_a_retry_after_past_the_budget_is_not_waited_for() -> None:
     sleeps = Sleeps()
     policy = RetryPolicy(attempts=3, timeout=1.0, sleep=sleeps)
-    tries = policy.tries()
-    assert await run(tries, [unavailable(retry_after=30.0)]) == [1]
+    tries, numbers = await run(policy, [unavailable(retry_after=30.0)])
+    assert numbers == [1]
     assert sleeps.calls == []
     delivery = tries.delivery()
     assert delivery.attempts == 1
@@ -141,15 +155,70 @@ async def test_waits_already_made_count_against_the_budget() -> None:
     # Budget: 3 x 5 s plus 1 s of backoff. A first wait of 8 s leaves room for one more try
     # (8 + 5 <= 16), not for a second wait of 8 s before it (8 + 8 + 5 > 16).
     sleeps = Sleeps()
-    tries = RetryPolicy(attempts=3, timeout=5.0, sleep=sleeps).tries()
     answers = [unavailable(retry_after=8.0), unavailable(retry_after=8.0)]
-    assert await run(tries, answers) == [1, 2]
+    tries, numbers = await run(RetryPolicy(attempts=3, timeout=5.0, sleep=sleeps), answers)
+    assert numbers == [1, 2]
     assert sleeps.calls == [8.0]
     assert tries.delivery().attempts == 2
 
 
 async def test_an_attempt_that_never_dialled_counts_no_request() -> None:
     refused = Attempt.failed(FailureKind.CONNECTION, "Failed to send task to agent", sent=False)
-    tries = RetryPolicy(attempts=2, timeout=1.0, sleep=Sleeps()).tries()
-    assert await run(tries, [refused, refused]) == [1, 2]
+    tries, numbers = await run(RetryPolicy(attempts=2, timeout=1.0, sleep=Sleeps()), [refused] * 2)
+    assert numbers == [1, 2]
     assert tries.delivery().attempts == 0
+
+
+async def test_a_failure_that_may_not_be_retried_is_one_attempt() -> None:
+    not_found = Attempt.failed(FailureKind.STATUS_4XX, "Agent returned error status: 404", status=404)
+    sleeps = Sleeps()
+    tries, numbers = await run(RetryPolicy(attempts=3, timeout=1.0, sleep=sleeps), [not_found])
+    assert numbers == [1]
+    assert sleeps.calls == []
+    assert tries.delivery().error == "Agent returned error status: 404"
+
+
+async def test_the_first_attempt_does_not_enter_tenacity(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jamey_agent_orchestration.net import retry
+
+    entered: list[object] = []
+
+    class Watched(retry.AsyncRetrying):
+        def __aiter__(self) -> Watched:
+            entered.append(self)
+            return super().__aiter__()  # type: ignore[return-value]
+
+    monkeypatch.setattr(retry, "AsyncRetrying", Watched)
+    policy = RetryPolicy(attempts=3, timeout=1.0, sleep=Sleeps())
+    await run(policy, [OK])
+    assert entered == []
+    await run(policy, [unavailable(), OK])
+    await run(policy, [unavailable(), OK])
+    assert len(entered) == 2
+    assert entered[0] is not entered[1]  # a fresh AsyncRetrying per call: no shared state
+
+
+async def test_a_cancelled_attempt_is_not_retried() -> None:
+    import asyncio
+
+    calls: list[int] = []
+
+    async def send(number: int) -> Attempt:
+        calls.append(number)
+        if number == 1:
+            return unavailable()
+        raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await RetryPolicy(attempts=3, timeout=1.0, sleep=Sleeps()).run(send)
+    assert calls == [1, 2]
+
+
+async def test_a_bug_in_an_attempt_propagates() -> None:
+    async def send(number: int) -> Attempt:
+        if number == 1:
+            return unavailable()
+        raise KeyError("bug")
+
+    with pytest.raises(KeyError):
+        await RetryPolicy(attempts=3, timeout=1.0, sleep=Sleeps()).run(send)

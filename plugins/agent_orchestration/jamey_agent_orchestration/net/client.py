@@ -1,10 +1,11 @@
 """What a protocol client promises the connector, and what it reports back.
 
-The connector sends a task to an agent through an :class:`AgentClient`; the ``jamey`` protocol's
-client is :class:`~jamey_agent_orchestration.net.jamey.JameyClient`, and a client of another
-protocol (A2A) implements the same one method. Whatever the protocol, the answer is a
-:class:`Delivery`, built from one :class:`Attempt` per request, and a failure has a
-:class:`FailureKind` that the retry rules and the circuit breakers read.
+The connector sends a task to an agent through an :class:`AgentClient`: the ``jamey`` protocol's
+:class:`~jamey_agent_orchestration.net.jamey.JameyClient`, or A2A's
+:class:`~jamey_agent_orchestration.net.a2a.A2AClient`, which implements the same method (and the
+task queries only A2A has). Whatever the protocol, the answer is a :class:`Delivery`, built from
+one :class:`Attempt` per request, and a failure has a :class:`FailureKind` that the retry rules
+and the circuit breakers read.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import attrs
 
 from jamey_agent_orchestration.model import Agent
 
-__all__ = ["AgentClient", "Attempt", "Delivery", "FailureKind"]
+__all__ = ["DEFAULT_OPTIONS", "AgentClient", "Attempt", "Delivery", "FailureKind", "SendOptions"]
 
 
 class FailureKind(enum.Enum):
@@ -31,6 +32,9 @@ class FailureKind(enum.Enum):
     STATUS_5XX = "status_5xx"
     REDIRECT = "redirect"
     BAD_RESPONSE = "bad_response"
+    #: The agent answered, and refused or failed the request: an A2A error object, or a task
+    #: that ended FAILED, REJECTED or CANCELED. The agent is reachable; nothing is retried.
+    AGENT_ERROR = "agent_error"
 
     @property
     def counts_against_health(self) -> bool:
@@ -45,19 +49,27 @@ _HEALTH_FAILURES: Final = frozenset(
 
 @attrs.define(kw_only=True)
 class Delivery:
-    """The outcome of delivering one task to one agent, after any retries. Not changed once built.
+    """The outcome of one request to one agent (a task, or an A2A task query), after any retries.
 
-    ``error`` is a safe message in the contract's wording (never a key or a header);
-    ``attempts`` counts the requests actually sent (or at least dialled).
+    Built by the protocol client and not changed once it is returned. ``ok`` is the contract's
+    success rule for the request. ``text`` is the JSON text of what the agent answered, as the
+    result's output: the ``jamey`` agent's body when ok, the A2A Task or Message object (a failed
+    Task too). ``error`` and ``warning`` are safe messages in the contract's wording (never a key or
+    a header); ``metadata`` is what the protocol adds to the result's (A2A: ``protocol``,
+    ``task_id``, ``context_id``, ``state``). ``attempts`` counts the requests actually sent (or at
+    least dialled); ``scrubbed`` says the agent sent its key back and it was scrubbed out.
     """
 
     ok: bool
-    response: object = None  # the parsed JSON body, when ok
-    text: str | None = None  # that body as the agent sent it, when ok
+    response: object = None  # the parsed answer, when ok
+    text: str | None = None
     error: str | None = None
+    warning: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict)
     status: int | None = None  # the last HTTP status seen, if any
     attempts: int = 0
     failure: FailureKind | None = None
+    scrubbed: bool = False
 
     @property
     def contacted(self) -> bool:
@@ -121,6 +133,24 @@ class Attempt:
         return f"Attempt(ok={self.ok!r}, status={self.status!r}, error={self.error!r})"
 
 
+@final
+@attrs.frozen(kw_only=True)
+class SendOptions:
+    """What A2A adds to a task: the context to join, the task to continue, whether to wait.
+
+    ``wait=True`` waits for a terminal or interrupted state; ``False`` asks the agent to answer at
+    once. A ``jamey`` agent takes none of these (it always waits for its answer).
+    """
+
+    context_id: str | None = None
+    task_id: str | None = None
+    wait: bool = True
+
+
+#: The options of a task that asks for nothing more: what a broadcast and a health check send.
+DEFAULT_OPTIONS: Final = SendOptions()
+
+
 class AgentClient(Protocol):
     """Sends one task to one agent, with the protocol's retries, and never raises for a failure.
 
@@ -128,5 +158,11 @@ class AgentClient(Protocol):
     """
 
     async def send_task(
-        self, agent: Agent, task: str, params: Mapping[str, str], *, idempotency_key: str
+        self,
+        agent: Agent,
+        task: str,
+        params: Mapping[str, str],
+        *,
+        idempotency_key: str,
+        options: SendOptions | None = None,
     ) -> Delivery: ...

@@ -10,12 +10,12 @@
     {"task": "...", "params": {"name": "value", ...}}
 
 Any 2xx status with a JSON body is success; any other status is ``Agent returned error status:
-CODE`` (its body is not read), retried for 429, 502, 503 and 504.
+CODE``, followed by the agent's own message if its body gives one (``: Unknown task: x``),
+retried for 429, 502, 503 and 504.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Final, final
@@ -24,18 +24,18 @@ import aiohttp
 import yarl
 
 from jamey_agent_orchestration.model import Agent
-from jamey_agent_orchestration.net.client import Attempt, Delivery, FailureKind
+from jamey_agent_orchestration.net.agent_text import status_error
+from jamey_agent_orchestration.net.body import ERROR_BODY_LIMIT, read_error_message, read_json
+from jamey_agent_orchestration.net.client import Attempt, Delivery, FailureKind, SendOptions
+from jamey_agent_orchestration.net.request import AgentRequest, RequestSender
 from jamey_agent_orchestration.net.retry import (
     RETRYABLE_STATUSES,
-    RetryPolicy,
     failure_for_status,
     parse_retry_after,
 )
-from jamey_agent_orchestration.net.transport import Transport, read_json
+from jamey_agent_orchestration.net.scrub import KeyScrubber
 
 __all__ = ["TASKS_PATH", "JameyClient", "task_body", "tasks_endpoint"]
-
-logger = logging.getLogger(__name__)
 
 TASKS_PATH: Final = "/api/v1/tasks"
 
@@ -59,51 +59,60 @@ def task_body(task: str, params: Mapping[str, str]) -> bytes:
 class JameyClient:
     """The :class:`~jamey_agent_orchestration.net.client.AgentClient` of the ``jamey`` protocol."""
 
-    def __init__(
-        self, transport: Transport, policy: RetryPolicy, *, max_response_bytes: int
-    ) -> None:
-        self._transport = transport
-        self._policy = policy
-        self._timeout = aiohttp.ClientTimeout(total=policy.timeout)
+    def __init__(self, sender: RequestSender, *, max_response_bytes: int) -> None:
+        self._sender = sender
         self._limit = max_response_bytes
 
     async def send_task(
-        self, agent: Agent, task: str, params: Mapping[str, str], *, idempotency_key: str
+        self,
+        agent: Agent,
+        task: str,
+        params: Mapping[str, str],
+        *,
+        idempotency_key: str,
+        options: SendOptions | None = None,
     ) -> Delivery:
-        """POST the task to the agent, with retries; never raises for a failure."""
+        """POST the task to the agent, with retries; never raises for a failure.
+
+        ``options`` are A2A's; the actions refuse those a ``jamey`` agent cannot honour.
+        """
         url = agent.url
         if url.scheme != "https":  # the registry only holds https URLs; never send a key in clear
             error = f"Security violation: Agent URLs must use HTTPS. Got: {url.scheme}"
             return Delivery(ok=False, error=error, failure=FailureKind.SECURITY)
-        endpoint = tasks_endpoint(url)
-        headers = {
-            "Authorization": f"Bearer {agent.api_key.reveal()}",
-            "Content-Type": "application/json",
-            "Idempotency-Key": idempotency_key,
-        }
-        body = task_body(task, params)
-        tries = self._policy.tries()
-        async for number in tries:
-            attempt = await self._transport.request(
-                "POST", endpoint, headers=headers, body=body, timeout=self._timeout, read=self._read
-            )
-            tries.record(attempt)
-            if not attempt.ok:
-                logger.debug(
-                    "Task delivery to %s failed (try %d): %s", url.host, number, attempt.error
-                )
-        return tries.delivery()
+        key = agent.api_key.reveal()
+        scrubber = KeyScrubber(key)
 
-    async def _read(self, response: aiohttp.ClientResponse) -> Attempt:
+        async def read(response: aiohttp.ClientResponse) -> Attempt:
+            return await self._read(response, scrubber)
+
+        request = AgentRequest(
+            method="POST",
+            url=tasks_endpoint(url),
+            headers={
+                "Authorization": f"Bearer {key}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": idempotency_key,
+            },
+            body=task_body(task, params),
+            read=read,
+            purpose="task",
+        )
+        delivery = (await self._sender.send(request)).delivery()
+        delivery.scrubbed = scrubber.scrubbed
+        return delivery
+
+    async def _read(self, response: aiohttp.ClientResponse, scrubber: KeyScrubber) -> Attempt:
         status = response.status
         if 200 <= status < 300:
-            return await read_json(response, self._limit)
+            return await read_json(response, self._limit, scrubber)
         retry_after = None
         if status in RETRYABLE_STATUSES:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        message = await read_error_message(response, scrubber, min(self._limit, ERROR_BODY_LIMIT))
         return Attempt.failed(
             failure_for_status(status),
-            f"Agent returned error status: {status}",
+            status_error(status, message),
             status=status,
             retry_after=retry_after,
         )

@@ -2,24 +2,21 @@
 
 Retried: connection failures, timeouts and the statuses 429, 502, 503 and 504, with exponential
 backoff and jitter, honouring ``Retry-After``. Never retried: certificate and TLS errors, refused
-addresses, redirects, unreadable or oversized responses and every other status.
+addresses, redirects, unreadable or oversized responses, an agent's error answers and every other
+status.
 
 Each call has one time budget: ``timeout`` for each of its ``attempts``, plus the longest pauses
 the backoff can make between them (see :attr:`RetryPolicy.budget`). A retry is made only if its
 pause and a whole attempt fit in what is left, so an agent's ``Retry-After`` can never hold a call
 longer than its settings allow; a pause that does not fit ends the call with the last answer.
 
-A protocol client drives the loop (stamina's shape)::
-
-    tries = policy.tries()
-    async for number in tries:  # the first try at once; a pause before each retry
-        tries.record(await send_one_request())
-    delivery = tries.delivery()
-
-The loop is this small class rather than a general retry framework's: most calls succeed at
-once, so the first try must cost nothing beyond the request, and tenacity's loop was measured to
-be a share of a ``send_task`` to a local agent that the throughput goal cannot spare (see
-docs/performance.md).
+Every protocol client runs its requests through :meth:`RetryPolicy.run`, with a coroutine
+function that makes one attempt. The first attempt is made at once, outside any retry machinery:
+most calls succeed there. Only an answer worth retrying hands the call to tenacity, in stamina's
+shape: a fresh ``AsyncRetrying`` per call, whose attempt 1 is the attempt already made, and whose
+``wait`` and ``stop`` are this call's :class:`Tries` (the backoff or ``Retry-After``, the attempts
+left, the budget). :class:`Tries` carries the counts of the whole call and gives its
+:class:`~jamey_agent_orchestration.net.client.Delivery`.
 """
 
 from __future__ import annotations
@@ -34,6 +31,7 @@ from email.utils import parsedate_to_datetime
 from typing import Final, final
 
 import attrs
+from tenacity import AsyncRetrying, RetryCallState, TryAgain, retry_never
 
 from jamey_agent_orchestration.net.client import Attempt, Delivery, FailureKind
 from jamey_agent_orchestration.settings import AgentSettings
@@ -48,6 +46,10 @@ __all__ = [
 ]
 
 RETRYABLE_STATUSES: Final = frozenset({429, 502, 503, 504})
+
+#: Makes attempt number N (1-based) of a call's request and reads its answer; never raises for
+#: a failure.
+SendOnce = Callable[[int], Awaitable[Attempt]]
 
 
 def failure_for_status(status: int) -> FailureKind:
@@ -136,19 +138,43 @@ class RetryPolicy:
         pauses = sum(self.longest_pause(retry) for retry in range(1, self.attempts))
         return self.attempts * self.timeout + pauses
 
-    def tries(self) -> Tries:
-        """The tries of one call (a fresh object per call: nothing is shared between calls)."""
-        return Tries(self)
+    async def run(self, send: SendOnce) -> Tries:
+        """Make the attempts of one call: the first at once, the retries through tenacity.
+
+        ``send(number)`` makes attempt ``number`` (1, 2, ...) and reads its answer. The returned
+        :class:`Tries` holds the counts of every attempt and the call's :meth:`~Tries.delivery`.
+        """
+        tries = Tries(self)
+        await tries.make(send)
+        if tries.settled:  # most calls end here, without entering tenacity
+            return tries
+        retrying = AsyncRetrying(
+            sleep=self.sleep,
+            wait=tries.next_pause,
+            stop=tries.must_stop,
+            retry=retry_never,  # an attempt asks for its retry by raising TryAgain
+            retry_error_callback=_keep_last_answer,
+        )
+        async for attempt in retrying:
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:  # attempt 1 was made above
+                    await tries.make(send)
+                if not tries.settled:
+                    raise TryAgain
+        return tries
+
+
+def _keep_last_answer(state: RetryCallState) -> None:
+    """When the retries stop, the call ends with its last answer (``Tries`` has it)."""
 
 
 @final
 class Tries:
-    """One call's tries: the one retry loop, and the counts of what it did.
+    """One call's attempts: their counts, and what the retry loop asks of them.
 
-    Iterating gives the number of each try (1, 2, ...): the first at once, each retry after its
-    pause. The loop ends after a try that succeeded, one that may not be retried, the last
-    allowed attempt, or when the next retry would not fit in the call's budget.
-    :meth:`delivery` then describes the call as a whole.
+    :meth:`make` runs one attempt and records it; :attr:`settled` says whether its answer is final
+    (a success, or a failure that may not be retried). For tenacity, :meth:`next_pause` is the
+    call's ``wait`` and :meth:`must_stop` its ``stop``. :meth:`delivery` then describes the call.
     """
 
     __slots__ = (
@@ -166,55 +192,64 @@ class Tries:
         self._policy = policy
         self._last: Attempt | None = None
         self._started = 0.0
-        self._spent = 0.0  # the budget used: each try (at most its timeout) and each pause
+        self._spent = 0.0  # the budget used: each attempt (at most its timeout) and each pause
         self._refused_wait: float | None = None  # an agent's Retry-After that did not fit
-        self.number = 0  # tries made
+        self.number = 0  # attempts made
         self.sent = 0  # requests that reached (or at least dialled) the agent
         self.status: int | None = None  # the last HTTP status seen
 
-    def __aiter__(self) -> Tries:
-        return self
-
-    async def __anext__(self) -> int:
-        last = self._last
-        if last is not None:
-            if last.ok or not is_retryable(last.failure, last.status):
-                raise StopAsyncIteration
-            pause = self._next_pause(last)
-            if pause is None:
-                raise StopAsyncIteration
-            if pause > 0:
-                await self._policy.sleep(pause)
+    async def make(self, send: SendOnce) -> Attempt:
+        """Make one attempt with ``send`` and record its answer."""
         self.number += 1
         self._started = time.monotonic()
-        return self.number
-
-    def _next_pause(self, last: Attempt) -> float | None:
-        """The pause before the next retry, or ``None`` when there is to be no retry."""
-        policy = self._policy
-        if self.number >= policy.attempts:
-            return None
-        self._spent += min(time.monotonic() - self._started, policy.timeout)
-        pause = last.retry_after if last.retry_after is not None else policy.pause(self.number)
-        if self._spent + pause + policy.timeout > policy.budget:
-            if last.retry_after is not None:
-                self._refused_wait = pause
-            return None
-        self._spent += pause
-        return pause
+        attempt = await send(self.number)
+        self.record(attempt)
+        return attempt
 
     def record(self, attempt: Attempt) -> None:
-        """The outcome of the try just made."""
+        """The answer of the attempt just made."""
         self._last = attempt
         self.sent += attempt.sent
         if attempt.status is not None:
             self.status = attempt.status
 
+    @property
+    def settled(self) -> bool:
+        """Whether the last answer is final: a success, or a failure not worth retrying."""
+        last = self._last
+        return last is None or last.ok or not is_retryable(last.failure, last.status)
+
+    def next_pause(self, state: RetryCallState | None = None) -> float:
+        """The pause before the next attempt: the agent's ``Retry-After``, else the backoff."""
+        last = self._last
+        if last is not None and last.retry_after is not None:
+            return last.retry_after
+        return self._policy.pause(self.number)
+
+    def must_stop(self, state: RetryCallState) -> bool:
+        """Whether to give up instead of pausing ``state.upcoming_sleep`` and trying again.
+
+        It gives up after the last allowed attempt, or when the pause and a whole attempt no
+        longer fit in the call's budget.
+        """
+        policy = self._policy
+        if self.number >= policy.attempts:
+            return True
+        self._spent += min(time.monotonic() - self._started, policy.timeout)
+        pause = state.upcoming_sleep
+        if self._spent + pause + policy.timeout > policy.budget:
+            last = self._last
+            if last is not None and last.retry_after is not None:
+                self._refused_wait = pause
+            return True
+        self._spent += pause
+        return False
+
     def delivery(self) -> Delivery:
-        """The call's outcome: the last try's answer, with the counts of every try."""
+        """The call's outcome: the last attempt's answer, with the counts of every attempt."""
         last = self._last
         if last is None:
-            raise RuntimeError("Tries.delivery() before any try was recorded")
+            raise RuntimeError("Tries.delivery() before any attempt was made")
         error = last.error
         if self._refused_wait is not None and error is not None:
             error = (

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import errno
-import json
 import logging
 import os
 import socket
@@ -32,6 +31,7 @@ from aiohappyeyeballs import AddrInfoType
 
 from jamey_agent_orchestration.model import SecurityViolation
 from jamey_agent_orchestration.net.address_policy import check_address, check_port
+from jamey_agent_orchestration.net.body import SEND_FAILED
 from jamey_agent_orchestration.net.client import Attempt, FailureKind
 from jamey_agent_orchestration.net.tls import (
     build_client_context,
@@ -40,13 +40,9 @@ from jamey_agent_orchestration.net.tls import (
 )
 from jamey_agent_orchestration.settings import AgentSettings
 
-__all__ = ["SEND_FAILED", "Reader", "Transport", "read_json"]
+__all__ = ["SEND_FAILED", "Reader", "Transport"]
 
 logger = logging.getLogger(__name__)
-
-#: The start of every message about a request that did not get a usable answer.
-SEND_FAILED: Final = "Failed to send task to agent"
-_CHUNK: Final = 64 * 1024
 
 #: Reads the answer of one request into an :class:`Attempt` (the protocol's part of a request).
 Reader = Callable[[aiohttp.ClientResponse], Awaitable[Attempt]]
@@ -74,59 +70,6 @@ _DIAL_LOG: contextvars.ContextVar[_DialLog | None] = contextvars.ContextVar(
 
 class _AddressRefused(OSError):
     """Raised by the socket factory; an OSError so aiohttp tries the name's other addresses."""
-
-
-def _not_json(constant: str) -> object:
-    raise ValueError(f"{constant} is not JSON")
-
-
-# One decoder for every response: json.loads with an option builds a new one on each call.
-_STRICT_JSON: Final = json.JSONDecoder(parse_constant=_not_json)
-
-
-async def read_json(response: aiohttp.ClientResponse, limit: int) -> Attempt:
-    """Read at most ``limit`` bytes of the body (after decompression) and parse it as strict JSON.
-
-    Reading stops as soon as the body is known to be too large. NaN and Infinity are refused:
-    they are not JSON, and Python would accept them and pass them on.
-    """
-    status = response.status
-    # Content-Length counts encoded bytes: it bounds the decoded size only without an encoding.
-    identity = response.headers.get("Content-Encoding", "identity").lower() == "identity"
-    length = response.content_length if identity else None
-    if length is not None and length > limit:
-        return _too_large(limit, status)
-    if length is not None:  # framed by Content-Length, already within the limit
-        data: bytes | bytearray = await response.read()
-    else:
-        data = await _read_at_most(response, limit)
-        if len(data) > limit:
-            return _too_large(limit, status)
-    try:
-        text = data.decode()  # JSON exchanged between systems is UTF-8 (RFC 8259)
-        parsed: object = _STRICT_JSON.decode(text)
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-        error = f"{SEND_FAILED}: response is not JSON"
-        return Attempt.failed(FailureKind.BAD_RESPONSE, error, status=status)
-    return Attempt(ok=True, response=parsed, text=text, status=status)
-
-
-async def _read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytearray:
-    """The decoded body, or its first ``limit + 1`` bytes if it is longer."""
-    data = bytearray()
-    while True:
-        # response.content yields decompressed bytes; stop once one byte too many has arrived.
-        chunk = await response.content.read(min(_CHUNK, limit + 1 - len(data)))
-        if not chunk:
-            return data
-        data += chunk
-        if len(data) > limit:
-            return data
-
-
-def _too_large(limit: int, status: int) -> Attempt:
-    error = f"{SEND_FAILED}: response larger than {limit} bytes"
-    return Attempt.failed(FailureKind.BAD_RESPONSE, error, status=status)
 
 
 @final

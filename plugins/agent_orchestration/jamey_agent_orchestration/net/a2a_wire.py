@@ -30,6 +30,13 @@ import cattrs
 from cattrs.errors import AttributeValidationNote, IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, override
 
+from jamey_agent_orchestration.net.agent_text import (
+    MAX_ERROR_CHARS,
+    clean_text,
+    error_message,
+    status_error,
+)
+
 __all__ = [
     "A2A_VERSION",
     "CARD_PATH",
@@ -72,6 +79,7 @@ __all__ = [
     "WireRequest",
     "build_request",
     "cancel_task_params",
+    "checked_id",
     "choose_interface",
     "clean_text",
     "default_capabilities",
@@ -101,7 +109,6 @@ MAX_ITEMS: Final = 10_000  # entries of any list or map the connector reads
 MAX_ID_CHARS: Final = 256  # task, context, message and artifact ids
 MAX_NAME_CHARS: Final = 256  # names, versions, bindings, media types, skill ids and tags
 MAX_URL_CHARS: Final = 2048
-MAX_ERROR_CHARS: Final = 200  # how much of an agent's own text goes into an error or a warning
 _MAX_PATH_KEY_CHARS: Final = 40  # a map key quoted in an error message
 
 
@@ -844,7 +851,8 @@ class WireRequest:
     body: Mapping[str, Any] | None
 
 
-def _checked_id(value: str, param: str) -> str:
+def checked_id(value: str, param: str) -> str:
+    """``value`` if it can be an A2A id (1 to 256 printable characters); else ``ValueError``."""
     try:
         return _identifier(value)
     except _Problem:
@@ -866,14 +874,14 @@ def user_message(
     if data:
         parts.append({"data": dict(data), "mediaType": "application/json"})
     message: dict[str, Any] = {
-        "messageId": _checked_id(message_id, "message_id"),
+        "messageId": checked_id(message_id, "message_id"),
         "role": "ROLE_USER",
         "parts": parts,
     }
     if context_id is not None:
-        message["contextId"] = _checked_id(context_id, "context_id")
+        message["contextId"] = checked_id(context_id, "context_id")
     if task_id is not None:
-        message["taskId"] = _checked_id(task_id, "task_id")
+        message["taskId"] = checked_id(task_id, "task_id")
     return message
 
 
@@ -900,14 +908,14 @@ def _history_length(value: int | None) -> int | None:
 
 
 def get_task_params(call: GetTaskCall) -> dict[str, Any]:
-    params: dict[str, Any] = {"id": _checked_id(call.task_id, "task_id")}
+    params: dict[str, Any] = {"id": checked_id(call.task_id, "task_id")}
     if _history_length(call.history_length) is not None:
         params["historyLength"] = call.history_length
     return params
 
 
 def cancel_task_params(call: CancelTaskCall) -> dict[str, Any]:
-    return {"id": _checked_id(call.task_id, "task_id")}
+    return {"id": checked_id(call.task_id, "task_id")}
 
 
 _METHODS: Final = {
@@ -943,7 +951,7 @@ def rest_path(call: Call) -> str:
     """
     if isinstance(call, SendMessageCall):
         return "/message:send"
-    task_id = quote(_checked_id(call.task_id, "task_id"), safe="")
+    task_id = quote(checked_id(call.task_id, "task_id"), safe="")
     if task_id in (".", ".."):  # dot segments: URL libraries resolve them, %2E-encoded or not
         raise ValueError("Invalid task_id: '.' and '..' cannot be sent in a URL path")
     if isinstance(call, GetTaskCall):
@@ -1020,12 +1028,13 @@ class AgentError:
 @final
 @attrs.frozen(kw_only=True)
 class ErrorStatus:
-    """A non-2xx answer without an A2A error object."""
+    """A non-2xx answer without an A2A error object; ``message`` is the agent's own, if it said."""
 
     status: int
+    message: str | None = None
 
     def describe(self) -> str:
-        return f"Agent returned error status: {self.status}"
+        return status_error(self.status, self.message)
 
 
 Outcome: TypeAlias = TaskAnswer | MessageAnswer | AgentError | ErrorStatus
@@ -1047,7 +1056,7 @@ def parse_response(binding: Binding, call: Call, *, status: int, document: objec
             _check_bounds(envelope, RESPONSE, "")
             return _agent_error(envelope["error"], code=None, details_key="data", root="error")
         if not ok:
-            return ErrorStatus(status=status)
+            return ErrorStatus(status=status, message=error_message(document))
         if envelope is None:
             raise InvalidA2A(RESPONSE, "", "is not a JSON object")
         if not is_rpc:
@@ -1062,7 +1071,7 @@ def parse_response(binding: Binding, call: Call, *, status: int, document: objec
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             _check_bounds(error, RESPONSE, "error")
             return _agent_error(error, code=status, details_key="details", root="error")
-        return ErrorStatus(status=status)
+        return ErrorStatus(status=status, message=error_message(document))
     return _result(call, document, root="")
 
 
@@ -1149,18 +1158,6 @@ def _status_text(task: Task) -> str:
     message = task.status.message
     text = clean_text(message.text()) if message is not None else ""
     return f": {text}" if text else ""
-
-
-# --- text from agents --------------------------------------------------------------------------
-
-
-def clean_text(text: str, limit: int = MAX_ERROR_CHARS) -> str:
-    """``text`` safe to show in one line: whitespace runs become one space, other non-printable
-    characters (controls, bidi overrides, zero-width ones) are removed; then cut to ``limit``."""
-    head = text[: limit * 4 + 64]  # bound the work before it starts
-    if not head.isprintable():
-        head = "".join(c if c.isprintable() else " " if c.isspace() else "" for c in head)
-    return " ".join(head.split())[:limit]
 
 
 def encode_json(document: Mapping[str, Any]) -> bytes:

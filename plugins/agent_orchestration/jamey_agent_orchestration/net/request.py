@@ -1,0 +1,101 @@
+"""One request to an agent, and the one place where each of its attempts is made.
+
+Both protocol clients describe what they send as an :class:`AgentRequest` (the same on every
+retry: one ``Idempotency-Key``, one body) and hand it to :meth:`RequestSender.send`, which makes
+each attempt through the :class:`~jamey_agent_orchestration.net.transport.Transport` and lets the
+:class:`~jamey_agent_orchestration.net.retry.RetryPolicy` decide on retries. So every request to an
+agent, a task, a task query or an agent card, gets the same address checks, TLS, timeout, size
+limits and retry rules, and :meth:`RequestSender._attempt` is where an attempt's trace span goes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Literal, final
+
+import aiohttp
+import yarl
+
+from jamey_agent_orchestration.net.client import Attempt
+from jamey_agent_orchestration.net.retry import RetryPolicy, Tries
+from jamey_agent_orchestration.net.transport import Reader, Transport
+
+__all__ = ["AgentRequest", "RequestSender"]
+
+logger = logging.getLogger(__name__)
+
+
+# Built for every call: a plain slotted class, not a frozen attrs one (see Attempt).
+@final
+class AgentRequest:
+    """What every attempt of one request sends, and how its answer is read.
+
+    ``purpose`` names the request in debug logs (``task``, ``GetTask``, ``agent card``...).
+    ``repr`` leaves the headers out: they hold the key.
+    """
+
+    __slots__ = ("body", "headers", "method", "purpose", "read", "url")
+
+    def __init__(
+        self,
+        *,
+        method: Literal["GET", "POST"],
+        url: yarl.URL,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        read: Reader,
+        purpose: str,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.read = read
+        self.purpose = purpose
+
+    def __repr__(self) -> str:
+        return f"AgentRequest({self.method} {self.purpose} to {self.url.host})"
+
+
+@final
+class RequestSender:
+    """Sends :class:`AgentRequest` objects with one runtime's transport and retry policy."""
+
+    def __init__(self, transport: Transport, policy: RetryPolicy) -> None:
+        self._transport = transport
+        self._policy = policy
+        self._timeout = aiohttp.ClientTimeout(total=policy.timeout)
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self._policy
+
+    async def send(self, request: AgentRequest) -> Tries:
+        """Every attempt the retry policy allows; the :class:`Tries` describe them all."""
+
+        async def attempt(number: int) -> Attempt:
+            return await self._attempt(request, number)
+
+        return await self._policy.run(attempt)
+
+    async def _attempt(self, request: AgentRequest, number: int) -> Attempt:
+        # The one place where an attempt of a request to an agent is made, whatever the
+        # protocol: attempt ``number`` (1-based) of ``request``.
+        answer = await self._transport.request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            body=request.body,
+            timeout=self._timeout,
+            read=request.read,
+        )
+        if not answer.ok:
+            logger.debug(
+                "%s request to %s failed (attempt %d): %s",
+                request.purpose,
+                request.url.host,
+                number,
+                answer.error,
+            )
+        return answer
