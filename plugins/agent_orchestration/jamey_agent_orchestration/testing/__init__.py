@@ -3,7 +3,8 @@
 - :mod:`.fixtures`: the pytest plugin (``pytest11`` entry point ``jamey_agent_orchestration``)
   with the ``jamey_agent_ca`` and ``jamey_agent_server`` fixtures;
 - :mod:`.agents`: :class:`ThrowawayCA` and the :class:`RecordingAgent` the fixtures start;
-- :mod:`.server`: the reference agent (``jamey-agent``), which any test agent runs.
+- :mod:`.server`: the reference agent (``jamey-agent``), which any test agent runs;
+- :mod:`.a2a_server`: its A2A mode (``create_a2a_app``: an agent card and JSON-RPC).
 
 pytest imports :mod:`.fixtures` in every run of an environment where this package is installed,
 so nothing here is imported before it is used: the names below are loaded on first access.
@@ -15,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from jamey_agent_orchestration.testing.a2a_server import create_a2a_app
     from jamey_agent_orchestration.testing.agents import (
         RecordedRequest,
         RecordingAgent,
@@ -39,6 +41,7 @@ __all__ = [
     "TaskError",
     "TaskRequest",
     "ThrowawayCA",
+    "create_a2a_app",
     "create_app",
     "start_test_agent",
 ]
@@ -52,6 +55,7 @@ _HOMES = {
     "TaskError": "server",
     "TaskRequest": "server",
     "ThrowawayCA": "agents",
+    "create_a2a_app": "a2a_server",
     "create_app": "server",
     "start_test_agent": "agents",
 }

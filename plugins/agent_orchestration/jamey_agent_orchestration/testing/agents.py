@@ -29,6 +29,8 @@ from aiohttp.typedefs import Handler as _WebHandler
 from aiohttp.typedefs import Middleware
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from jamey_agent_orchestration.model import AgentProtocol
+from jamey_agent_orchestration.testing.a2a_server import create_a2a_app
 from jamey_agent_orchestration.testing.server import AgentServer, Handler, create_app
 
 __all__ = [
@@ -149,7 +151,8 @@ class RecordingAgent:
     behaviour (``fail_next``, or ``respond_with``/``redirect_to`` with ``times``), else with the
     standing one (``times=None``, or a handler given to ``serve_with``), else run the real task
     protocol. A request to any path reaches these behaviours; only the task protocol is limited
-    to ``POST /api/v1/tasks``.
+    to its paths: ``POST /api/v1/tasks`` (``protocol="jamey"``), or the agent card and
+    ``POST /a2a/jsonrpc`` (``protocol="a2a"``, see :mod:`.a2a_server`).
     """
 
     def __init__(
@@ -163,15 +166,18 @@ class RecordingAgent:
         host: str,
         shutdown_timeout: float,
         ssl_context: ssl.SSLContext | None = None,
+        protocol: AgentProtocol = "jamey",
     ) -> None:
         self.name = name
         self.api_key = api_key
         self.ca_path = ca.ca_path
         self.delay = delay
+        self.protocol = protocol
         self.requests: list[RecordedRequest] = []
         self._queue: deque[_Canned] = deque()
         self._standing: _Canned | RawHandler | None = None
-        app = create_app(
+        make_app = create_a2a_app if protocol == "a2a" else create_app
+        app = make_app(
             api_key=api_key, name=name, handlers=handlers, middlewares=[self._middleware()]
         )
         context = ca.server_context() if ssl_context is None else ssl_context
@@ -298,11 +304,14 @@ async def start_test_agent(
     host: str = "127.0.0.1",
     shutdown_timeout: float = 0.5,
     ssl_context: ssl.SSLContext | None = None,
+    protocol: AgentProtocol = "jamey",
 ) -> RecordingAgent:
     """Start a :class:`RecordingAgent` on ``host`` (a free port) with a certificate from ``ca``.
 
     ``api_key`` defaults to a fresh random key. ``ssl_context`` replaces the server's TLS
     context (``ca.server_context(...)`` of other names, an expired certificate, another CA).
+    ``protocol="a2a"`` serves A2A (an agent card and JSON-RPC) over the same handlers; ``url`` is
+    then the base URL to register with ``protocol=a2a``.
     Close it with ``await agent.close()`` or ``async with``.
     """
     agent = RecordingAgent(
@@ -314,6 +323,7 @@ async def start_test_agent(
         host=host,
         shutdown_timeout=shutdown_timeout,
         ssl_context=ssl_context,
+        protocol=protocol,
     )
     await agent.start()
     return agent

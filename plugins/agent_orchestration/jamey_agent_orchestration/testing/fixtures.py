@@ -10,6 +10,9 @@ is used, so installing the package never breaks anyone's test run. No fixture is
         agent.url, agent.api_key, agent.ca_path, agent.requests
         agent.fail_next(503, times=2, headers={"Retry-After": "0"})
 
+With ``protocol="a2a"`` the agent speaks A2A over the same handlers (an agent card and JSON-RPC;
+register it with ``protocol=a2a``).
+
 Every agent of one test shares one throwaway CA (``jamey_agent_ca``), so one ``ca_path`` trusts
 them all; their certificates are valid for ``127.0.0.1``, ``localhost`` and ``::1``. An agent
 given ``ssl_context`` presents that instead (``jamey_agent_ca.server_context("other.name")``,
@@ -26,6 +29,7 @@ import pytest
 if TYPE_CHECKING:
     import ssl
 
+    from jamey_agent_orchestration.model import AgentProtocol
     from jamey_agent_orchestration.testing.agents import RecordingAgent, ThrowawayCA
     from jamey_agent_orchestration.testing.server import Handler
 
@@ -48,6 +52,7 @@ class AgentServerFactory(Protocol):
         api_key: str | None = None,
         delay: float = 0.0,
         ssl_context: ssl.SSLContext | None = None,
+        protocol: AgentProtocol = "jamey",
     ) -> RecordingAgent: ...
 
 
@@ -74,6 +79,7 @@ async def jamey_agent_server(jamey_agent_ca: ThrowawayCA) -> AsyncIterator[Agent
         api_key: str | None = None,
         delay: float = 0.0,
         ssl_context: ssl.SSLContext | None = None,
+        protocol: AgentProtocol = "jamey",
     ) -> RecordingAgent:
         agent = await start_test_agent(
             jamey_agent_ca,
@@ -82,6 +88,7 @@ async def jamey_agent_server(jamey_agent_ca: ThrowawayCA) -> AsyncIterator[Agent
             api_key=api_key,
             delay=delay,
             ssl_context=ssl_context,
+            protocol=protocol,
         )
         agents.append(agent)
         return agent

@@ -2,6 +2,8 @@
 
 ``POST /api/v1/tasks`` with ``Authorization: Bearer KEY`` and ``{"task": ..., "params": {...}}``;
 the answer is the task handler's JSON. A repeated ``Idempotency-Key`` gets the first answer back.
+The same handlers can be served over A2A instead (:mod:`.a2a_server`, ``jamey-agent --protocol
+a2a``).
 """
 
 from __future__ import annotations
@@ -257,6 +259,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8443, help="port (default: %(default)s)")
     parser.add_argument("--name", default="agent", help="agent name (default: %(default)s)")
+    parser.add_argument(
+        "--protocol",
+        choices=("jamey", "a2a"),
+        default="jamey",
+        help="jamey (POST /api/v1/tasks) or a2a (an agent card and A2A JSON-RPC at /a2a/jsonrpc; "
+        "register it with protocol=a2a) (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
 
     api_key = os.environ.get(API_KEY_ENV, "")
@@ -272,7 +281,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    app = create_app(api_key=api_key, name=args.name, handlers=EXAMPLE_HANDLERS)
+    if args.protocol == "a2a":
+        from jamey_agent_orchestration.testing.a2a_server import create_a2a_app
+
+        app = create_a2a_app(api_key=api_key, name=args.name, handlers=EXAMPLE_HANDLERS)
+    else:
+        app = create_app(api_key=api_key, name=args.name, handlers=EXAMPLE_HANDLERS)
     web.run_app(
         app,
         host=args.host,
