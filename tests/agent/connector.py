@@ -52,6 +52,23 @@ class Connector:
             params["capabilities"] = capabilities
         return await self.call("register_agent", **params, **extra)
 
+    async def register_a2a(
+        self,
+        agent_id: str,
+        agent: RecordingAgent | str,
+        *,
+        api_key: str | None = None,
+        **extra: str,
+    ) -> ConnectorResult:
+        """Register an A2A agent from its card (its name and capabilities, unless given)."""
+        url = agent if isinstance(agent, str) else agent.url
+        if api_key is None:
+            assert not isinstance(agent, str)
+            api_key = agent.api_key
+        return await self.call(
+            "register_agent", agent_id=agent_id, url=url, api_key=api_key, protocol="a2a", **extra
+        )
+
     async def listed(self) -> list[dict[str, Any]]:
         result = await self.call("list_agents")
         assert result.success, result.errors

@@ -11,88 +11,30 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
 
 from jamey_agent_orchestration.model import ApiKey
-from jamey_agent_orchestration.testing.server import TaskRequest
-from jamey_host import ConnectorResult
 from jamey_host.testing import AuditEventList
+
+from .canary import (
+    CANARY,
+    LOGGERS,
+    REBOUND_HOST,
+    Calls,
+    assert_nothing_leaked,
+    echo,
+    reprs_of,
+    resolve_to_loopback,
+)
 
 if TYPE_CHECKING:
     from jamey_agent_orchestration.testing import AgentServerFactory
     from jamey_agent_orchestration.testing.agents import RecordingAgent
 
     from ..connector import Connector, MakeConnector
-
-CANARY = "CANARY-7f3a9c-SECRET"
-REBOUND_HOST = "canary.example.test"
-LOGGERS = ("", "jamey_host", "jamey_host.audit", "jamey_agent_orchestration", "aiohttp", "asyncio")
-
-
-def echo(request: TaskRequest) -> dict[str, Any]:
-    return {"task": request.task, "params": dict(request.params)}
-
-
-def texts_of_record(record: logging.LogRecord) -> list[str]:
-    texts = [record.getMessage(), repr(record.args), str(record.msg)]
-    if record.exc_info and record.exc_info[1] is not None:
-        texts += [
-            logging.Formatter().formatException(record.exc_info),
-            repr(record.exc_info[1]),
-            str(record.exc_info[1]),
-        ]
-    if record.exc_text:
-        texts.append(record.exc_text)
-    if record.stack_info:
-        texts.append(record.stack_info)
-    return texts
-
-
-class Calls:
-    """Runs connector calls, keeping every result and any exception raised."""
-
-    def __init__(self) -> None:
-        self.results: list[ConnectorResult] = []
-        self.exceptions: list[BaseException] = []
-
-    async def run(self, connector: Connector, action: str, **params: str) -> ConnectorResult:
-        try:
-            result = await connector.call(action, **params)
-        except Exception as exc:  # there should be none: the runtime never raises
-            self.exceptions.append(exc)
-            raise
-        self.results.append(result)
-        return result
-
-    async def register(
-        self, connector: Connector, agent_id: str, url: str, **extra: str
-    ) -> ConnectorResult:
-        return await self.run(
-            connector,
-            "register_agent",
-            agent_id=agent_id,
-            name=f"Agent {agent_id}",
-            url=url,
-            api_key=CANARY,
-            **extra,
-        )
-
-
-def resolve_to_loopback(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
-    loop = asyncio.get_running_loop()
-    real = loop.getaddrinfo
-
-    async def getaddrinfo(name: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        if name == host:
-            infos = await real("127.0.0.1", port, *args, **kwargs)
-            return [info for info in infos if info[0] == socket.AF_INET]
-        return await real(name, port, *args, **kwargs)
-
-    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
 
 
 async def test_canary_key_never_leaks_through_the_runtime(
@@ -128,25 +70,7 @@ async def test_canary_key_never_leaks_through_the_runtime(
         event.event for event in jamey_audit_events
     }
 
-    assert calls.exceptions == []
-    assert [str(context) for context in loop_errors if CANARY in repr(context)] == []
-    leaks_in_logs = [
-        (record.name, record.levelname, text)
-        for record in caplog.records
-        for text in texts_of_record(record)
-        if CANARY in text
-    ]
-    assert leaks_in_logs == []
-    leaks_in_events = [event.event for event in jamey_audit_events if CANARY in event.to_json()]
-    assert leaks_in_events == []
-    assert [line.getMessage() for line in audit_lines if CANARY in line.getMessage()] == []
-    leaks_in_results = [
-        result.to_dict()
-        for result in calls.results
-        if CANARY in json.dumps(result.to_dict()) or CANARY in repr(result)
-    ]
-    assert leaks_in_results == []
-    assert [text for text in reprs if CANARY in text] == []
+    assert_nothing_leaked(caplog, jamey_audit_events, calls, reprs, loop_errors)
 
 
 async def drive_every_path(
@@ -247,19 +171,6 @@ async def drive_every_path(
     assert missing.errors == ["Agent not found: ok"]
     assert (await calls.run(strict, "list_agents")).success
     return (connector, strict), ok
-
-
-async def reprs_of(connector: Connector) -> list[str]:
-    plugin = connector.plugin
-    agents = await plugin.store.list()
-    texts = [repr(plugin), str(plugin), repr(plugin.store), repr(agents), repr(plugin.settings)]
-    texts += [repr(vars(plugin)), repr(getattr(plugin.store, "__dict__", {}))]
-    for agent in agents:
-        texts += [repr(agent), str(agent), repr(attrs.asdict(agent)), repr(agent.api_key)]
-        texts.append(str(agent.api_key))
-        texts.append(f"{agent.api_key}")
-    texts.append((await connector.call("list_agents")).output)
-    return texts
 
 
 async def test_agent_repr_shows_no_key(

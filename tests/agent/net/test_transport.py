@@ -21,8 +21,8 @@ from aiohttp import web
 from jamey_agent_orchestration.model import ApiKey
 from jamey_agent_orchestration.net.client import Delivery, FailureKind
 from jamey_agent_orchestration.net.jamey import JameyClient
-from jamey_agent_orchestration.net.retry import RetryPolicy
 from jamey_agent_orchestration.net.request import RequestSender
+from jamey_agent_orchestration.net.retry import RetryPolicy
 from jamey_agent_orchestration.net.transport import Transport
 from jamey_agent_orchestration.settings import AgentSettings
 from jamey_agent_orchestration.testing import AgentServerFactory, RecordingAgent, ThrowawayCA

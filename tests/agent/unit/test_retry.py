@@ -170,7 +170,9 @@ async def test_an_attempt_that_never_dialled_counts_no_request() -> None:
 
 
 async def test_a_failure_that_may_not_be_retried_is_one_attempt() -> None:
-    not_found = Attempt.failed(FailureKind.STATUS_4XX, "Agent returned error status: 404", status=404)
+    not_found = Attempt.failed(
+        FailureKind.STATUS_4XX, "Agent returned error status: 404", status=404
+    )
     sleeps = Sleeps()
     tries, numbers = await run(RetryPolicy(attempts=3, timeout=1.0, sleep=sleeps), [not_found])
     assert numbers == [1]

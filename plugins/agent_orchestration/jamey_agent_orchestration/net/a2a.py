@@ -263,13 +263,11 @@ class A2AClient:
         document: object = None
         if data:
             try:
-                document, text = parse_json(data)
+                document, _ = parse_json(data, scrubber)
             except NotJSON:
                 if ok:
                     error = f"{SEND_FAILED}: response is not JSON"
                     return Attempt.failed(FailureKind.BAD_RESPONSE, error, status=status)
-            else:
-                document, _ = scrubber.document(document, text)
         try:
             outcome = parse_response(binding, call, status=status, document=document)
         except InvalidA2A as exc:

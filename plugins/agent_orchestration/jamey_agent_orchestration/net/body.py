@@ -55,13 +55,19 @@ def _not_json(constant: str) -> object:
 _STRICT_JSON: Final = json.JSONDecoder(parse_constant=_not_json)
 
 
-def parse_json(data: bytes | bytearray) -> tuple[object, str]:
-    """The parsed document and its text; :class:`NotJSON` if it is not strict UTF-8 JSON."""
+def parse_json(data: bytes | bytearray, scrubber: KeyScrubber | None = None) -> tuple[object, str]:
+    """The parsed document and its text, the key scrubbed out of both (with ``scrubber``).
+
+    :class:`NotJSON` if it is not strict UTF-8 JSON.
+    """
     try:
         text = data.decode()  # JSON exchanged between systems is UTF-8 (RFC 8259)
-        return _STRICT_JSON.decode(text), text
+        document = _STRICT_JSON.decode(text)
+        if scrubber is not None:
+            document, text = scrubber.document(document, text)
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise NotJSON("response is not JSON") from None
+    return document, text
 
 
 async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes | bytearray | None:
@@ -96,12 +102,10 @@ async def read_json(
     if data is None:
         return too_large(limit, status)
     try:
-        document, text = parse_json(data)
+        document, text = parse_json(data, scrubber)
     except NotJSON:
         error = f"{SEND_FAILED}: response is not JSON"
         return Attempt.failed(FailureKind.BAD_RESPONSE, error, status=status)
-    if scrubber is not None:
-        document, text = scrubber.document(document, text)
     return Attempt(ok=True, response=document, text=text, status=status)
 
 
@@ -131,12 +135,10 @@ def error_text(
     if not data:
         return None
     try:
-        document, text = parse_json(data)
+        document, _ = parse_json(data, scrubber)
     except NotJSON:
         message = _text_message(content_type, data, scrubber)
     else:
-        if scrubber is not None:
-            document, _ = scrubber.document(document, text)
         message = error_message(document)
     if message is None or scrubber is None:
         return message

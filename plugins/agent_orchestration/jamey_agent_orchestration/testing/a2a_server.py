@@ -367,6 +367,11 @@ class _A2AEndpoint:
         )
         task.move(_COMPLETED, "completed")
 
+    async def release(self, app: web.Application) -> None:
+        """At shutdown, before connections close: blocked waiters (a long task) answer now."""
+        for task in self._tasks.values():
+            task.settled.set()
+
     async def close(self, app: web.Application) -> None:
         running: list[asyncio.Future[Any]] = [
             t.job for t in self._tasks.values() if t.job is not None and not t.job.done()
@@ -374,8 +379,6 @@ class _A2AEndpoint:
         running += self._in_flight.values()
         for job in running:
             job.cancel()
-        for task in self._tasks.values():
-            task.settled.set()  # blocking waiters of a long task return
         await asyncio.gather(*running, return_exceptions=True)
 
 
@@ -436,5 +439,6 @@ def create_a2a_app(
     app = web.Application(middlewares=middlewares)
     app.router.add_get(CARD_PATH, endpoint.card)
     app.router.add_post(A2A_PATH, endpoint.handle)
+    app.on_shutdown.append(endpoint.release)
     app.on_cleanup.append(endpoint.close)
     return app

@@ -1,0 +1,128 @@
+"""What the canary tests share: the canary, the loggers watched, and where a leak could hide."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import pytest
+
+from jamey_agent_orchestration.testing.server import TaskRequest
+from jamey_host import AuditEvent, ConnectorResult
+
+if TYPE_CHECKING:
+    from ..connector import Connector
+
+CANARY = "CANARY-7f3a9c-SECRET"
+REBOUND_HOST = "canary.example.test"
+LOGGERS = ("", "jamey_host", "jamey_host.audit", "jamey_agent_orchestration", "aiohttp", "asyncio")
+
+
+def echo(request: TaskRequest) -> dict[str, Any]:
+    return {"task": request.task, "params": dict(request.params)}
+
+
+def texts_of_record(record: logging.LogRecord) -> list[str]:
+    texts = [record.getMessage(), repr(record.args), str(record.msg)]
+    if record.exc_info and record.exc_info[1] is not None:
+        texts += [
+            logging.Formatter().formatException(record.exc_info),
+            repr(record.exc_info[1]),
+            str(record.exc_info[1]),
+        ]
+    if record.exc_text:
+        texts.append(record.exc_text)
+    if record.stack_info:
+        texts.append(record.stack_info)
+    return texts
+
+
+class Calls:
+    """Runs connector calls, keeping every result and any exception raised."""
+
+    def __init__(self) -> None:
+        self.results: list[ConnectorResult] = []
+        self.exceptions: list[BaseException] = []
+
+    async def run(self, connector: Connector, action: str, **params: str) -> ConnectorResult:
+        try:
+            result = await connector.call(action, **params)
+        except Exception as exc:  # there should be none: the runtime never raises
+            self.exceptions.append(exc)
+            raise
+        self.results.append(result)
+        return result
+
+    async def register(
+        self, connector: Connector, agent_id: str, url: str, **extra: str
+    ) -> ConnectorResult:
+        return await self.run(
+            connector,
+            "register_agent",
+            agent_id=agent_id,
+            name=f"Agent {agent_id}",
+            url=url,
+            api_key=CANARY,
+            **extra,
+        )
+
+
+def resolve_to_loopback(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+
+    async def getaddrinfo(name: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if name == host:
+            infos = await real("127.0.0.1", port, *args, **kwargs)
+            return [info for info in infos if info[0] == socket.AF_INET]
+        return await real(name, port, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+
+
+async def reprs_of(connector: Connector) -> list[str]:
+    plugin = connector.plugin
+    agents = await plugin.store.list()
+    texts = [repr(plugin), str(plugin), repr(plugin.store), repr(agents), repr(plugin.settings)]
+    texts += [repr(vars(plugin)), repr(getattr(plugin.store, "__dict__", {}))]
+    for agent in agents:
+        texts += [repr(agent), str(agent), repr(attrs.asdict(agent)), repr(agent.api_key)]
+        texts.append(str(agent.api_key))
+        texts.append(f"{agent.api_key}")
+    texts.append((await connector.call("list_agents")).output)
+    return texts
+
+
+def assert_nothing_leaked(
+    caplog: pytest.LogCaptureFixture,
+    events: Sequence[AuditEvent],
+    calls: Calls,
+    reprs: Sequence[str],
+    loop_errors: Sequence[dict[str, Any]],
+) -> None:
+    """The canary is in no exception, loop error, log record, audit event, result or repr."""
+    assert calls.exceptions == []
+    assert [str(context) for context in loop_errors if CANARY in repr(context)] == []
+    leaks_in_logs = [
+        (record.name, record.levelname, text)
+        for record in caplog.records
+        for text in texts_of_record(record)
+        if CANARY in text
+    ]
+    assert leaks_in_logs == []
+    leaks_in_events = [event.event for event in events if CANARY in event.to_json()]
+    assert leaks_in_events == []
+    audit_lines = [r for r in caplog.records if r.name == "jamey_host.audit"]
+    assert [line.getMessage() for line in audit_lines if CANARY in line.getMessage()] == []
+    leaks_in_results = [
+        result.to_dict()
+        for result in calls.results
+        if CANARY in json.dumps(result.to_dict()) or CANARY in repr(result)
+    ]
+    assert leaks_in_results == []
+    assert [text for text in reprs if CANARY in text] == []

@@ -1,0 +1,69 @@
+"""KeyScrubber: the key sent, out of every string of an agent's answer."""
+
+from __future__ import annotations
+
+import json
+
+from jamey_agent_orchestration.net.scrub import KeyScrubber
+
+KEY = "k3y-SECRET"
+
+
+def test_text() -> None:
+    scrubber = KeyScrubber(KEY)
+    assert scrubber.text("nothing here") == "nothing here"
+    assert not scrubber.scrubbed
+    assert scrubber.text(f"Bearer {KEY} and {KEY}") == "Bearer *** and ***"
+    assert scrubber.scrubbed
+    assert KEY not in repr(scrubber)
+
+
+def test_a_document_without_the_key_is_returned_as_it_is() -> None:
+    scrubber = KeyScrubber(KEY)
+    raw = '{"a": [1, {"b": "c"}]}'
+    document = json.loads(raw)
+    assert scrubber.document(document, raw) == (document, raw)
+    escaped = '{"a": "\\u00e9"}'  # a backslash: walked, nothing found, left alone
+    parsed = json.loads(escaped)
+    cleaned, text = scrubber.document(parsed, escaped)
+    assert cleaned is parsed
+    assert text == escaped
+    assert not scrubber.scrubbed
+
+
+def test_every_string_of_a_document_is_scrubbed_keys_too() -> None:
+    scrubber = KeyScrubber(KEY)
+    document = {KEY: [f"x{KEY}", {"deep": [[KEY]]}], "n": 1, "ok": True, "none": None}
+    cleaned, text = scrubber.document(document, json.dumps(document))
+    assert cleaned == {"***": ["x***", {"deep": [["***"]]}], "n": 1, "ok": True, "none": None}
+    assert json.loads(text) == cleaned
+    assert document[KEY] == [f"x{KEY}", {"deep": [[KEY]]}]  # the original is not changed
+    assert scrubber.scrubbed
+
+
+def test_a_key_hidden_in_escapes_is_found() -> None:
+    scrubber = KeyScrubber(KEY)
+    raw = '["' + "".join(f"\\u{ord(c):04x}" for c in KEY) + '"]'
+    assert KEY not in raw
+    cleaned, text = scrubber.document(json.loads(raw), raw)
+    assert cleaned == ["***"]
+    assert KEY not in text
+
+
+def test_a_deep_document_is_walked_without_recursion() -> None:
+    scrubber = KeyScrubber(KEY)
+    document: object = KEY
+    for _ in range(500):  # as deep as json.loads goes (its own recursion stops near 1000)
+        document = [document]
+    cleaned, _ = scrubber.document(document, KEY)
+    for _ in range(500):
+        assert isinstance(cleaned, list)
+        cleaned = cleaned[0]
+    assert cleaned == "***"
+
+
+def test_scrubbed_stays_true_once_set() -> None:
+    scrubber = KeyScrubber(KEY)
+    scrubber.text(KEY)
+    scrubber.document({"a": "b"}, '{"a": "\\u0062"}')
+    assert scrubber.scrubbed
