@@ -50,18 +50,27 @@ def run_jamey(*args: str, timeout: float = 30) -> tuple[subprocess.CompletedProc
 
 
 def assert_tells_the_story(out: str) -> None:
-    assert out.count("Agent registered successfully") == 3
+    assert out.count("Agent registered successfully") == 4
+    # The A2A agent: registered from its card, a task, a long task polled and cancelled.
+    assert "researcher  https://127.0.0.1:" in out
+    assert "(A2A)" in out
+    assert "'Researcher' [health_check,research,long_task,needs_input]" in out
+    assert 'task COMPLETED: {"topic": "agent protocols"' in out
+    assert "wait=false: task WORKING" in out
+    assert "get_task     task WORKING" in out
+    assert "cancel_task  task CANCELED" in out
+    assert 'researcher  task COMPLETED: {"status": "healthy", "agent": "Researcher"}' in out
     assert "allow_networks  127.0.0.0/8" in out
     assert '"summary": "Jamey hosts connectors as plugins. ..."' in out
     assert '"text": "GOOD MORNING, AGENTS"' in out
     assert "routed to translator" in out
     assert '"status": "healthy", "agent": "summarizer"' in out
     assert '{"error": "Failed to send task to agent: ' in out
-    assert "succeeded=2 failed=1" in out
+    assert "succeeded=3 failed=1" in out
     assert "Security violation: Agent URLs must use HTTPS. Got: http" in out
     assert "Security violation: Agent URL refused: private address 10.0.0.5" in out
     assert "Security violation: Agent URL refused: link-local address 169.254.169.254" in out
-    assert "9 through execute_connector: 6 succeeded, 3 refused" in out
+    assert "15 through execute_connector: 12 succeeded, 3 refused" in out
     assert "API keys leaked   none" in out
     assert "Audit trail" in out
     for event in ("agent.registered", "agent.task_failed", "agent.register_refused"):
@@ -82,7 +91,7 @@ def test_jamey_demo_runs_offline_in_seconds(tmp_path: Path) -> None:
     events = [json.loads(line) for line in audit_path.read_text().splitlines()]
     names = [event["event"] for event in events]
     assert names[0] == "agent_orchestration.allow_networks"
-    assert names.count("connector.execute") == 9
+    assert names.count("connector.execute") == 15
     assert names.count("agent.register_refused") == 3
     registrations = [
         e for e in events if e["event"] == "connector.execute" and e["action"] == "register_agent"

@@ -1,6 +1,7 @@
 """``jamey demo``: the agent connector end to end, offline, with nothing to set up.
 
-Three reference agents start on 127.0.0.1 with certificates from a throwaway CA. A real
+Three reference agents start on 127.0.0.1 with certificates from a throwaway CA, and a fourth
+that speaks A2A (the reference agent in A2A mode), registered from its agent card. A real
 :class:`~jamey_host.Runtime` loads the ``agent_orchestration`` plugin through its installed entry
 point and every step goes through ``execute_connector``, exactly as a host application would
 call it. Nothing leaves the machine: the refused addresses are refused before any connection.
@@ -49,6 +50,9 @@ AGENTS: Final = (
     ("archivist", "archive"),
 )
 DOWN: Final = "archivist"
+#: The agent that speaks A2A: its name and capabilities come from its agent card.
+A2A_AGENT: Final = "researcher"
+TOPIC: Final = "agent protocols"
 
 
 class DemoError(Exception):
@@ -73,6 +77,11 @@ def _translate(request: TaskRequest) -> JSON:
 
 def _archive(request: TaskRequest) -> JSON:
     return {"stored": True, "bytes": len(request.params.get("text", "").encode())}
+
+
+def _research(request: TaskRequest) -> JSON:
+    topic = request.params.get("topic", "")
+    return {"topic": topic, "finding": f"{topic} work best with verified TLS"}
 
 
 # -- the screen -----------------------------------------------------------------------------
@@ -143,6 +152,19 @@ def _brief(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _task_summary(answer: Any) -> str:
+    """An A2A Task in one line: its state, and the data of its artifact if it has one."""
+    status = answer.get("status") if isinstance(answer, dict) else None
+    if not isinstance(status, dict):  # a jamey agent's answer, or an error
+        return json.dumps(answer)
+    state = str(status.get("state", "?")).removeprefix("TASK_STATE_")
+    for artifact in answer.get("artifacts", []):
+        for part in artifact.get("parts", []):
+            if "data" in part:
+                return f"task {state}: {json.dumps(part['data'])}"
+    return f"task {state}"
+
+
 # -- the audit sink -------------------------------------------------------------------------
 
 
@@ -194,6 +216,8 @@ def _event_detail(event: AuditEvent) -> str:
     parts: list[str] = []
     if event.event == "agent.registered":
         parts.append(f"{d.get('origin', '')} [{','.join(d.get('capabilities', []))}]")
+        if d.get("protocol") == "a2a":
+            parts[-1] += f" A2A {d.get('binding', '')}".rstrip()
     elif event.event in ("agent.task_sent", "agent.task_failed"):
         parts.append(f"{d.get('task')} {_attempts(d.get('attempts'))}")
         if d.get("status"):
@@ -263,6 +287,9 @@ async def _start_agents(ca: ThrowawayCA) -> dict[str, RecordingAgent]:
             agents[agent_id] = await start_test_agent(
                 ca, name=agent_id, handlers=handlers[agent_id]
             )
+        agents[A2A_AGENT] = await start_test_agent(
+            ca, name="Researcher", handlers={"research": _research}, protocol="a2a"
+        )
     except BaseException:
         for agent in agents.values():
             await agent.close()
@@ -276,7 +303,7 @@ async def _demonstrate(
     demo = _Demo(runtime)
     ok, fail, refused = "ok", "fail", "refused"
 
-    screen.heading("1  Register three agents", "register_agent, over execute_connector")
+    screen.heading("1  Register four agents", "register_agent, over execute_connector")
     rows = []
     for agent_id, capabilities in AGENTS:
         result = await demo.expect_ok(
@@ -289,7 +316,28 @@ async def _demonstrate(
             capabilities=capabilities,
         )
         rows.append((ok, agent_id, f"{result.output}  [{capabilities}]"))
+    result = await demo.expect_ok(
+        f"registering {A2A_AGENT} from its agent card",
+        action="register_agent",
+        agent_id=A2A_AGENT,
+        url=agents[A2A_AGENT].url,
+        api_key=agents[A2A_AGENT].api_key,
+        protocol="a2a",
+    )
+    [listed] = [
+        a
+        for a in (await demo.expect_ok("list", action="list_agents")).json()
+        if a["id"] == A2A_AGENT
+    ]
+    card = f"{listed['name']!r} [{','.join(listed['capabilities'])}]"
+    rows.append((ok, A2A_AGENT, f"{result.output}  {card}"))
     screen.rows(rows)
+    screen.print(
+        "  "
+        + screen.paint(
+            f"{A2A_AGENT} speaks A2A: its name and capabilities come from its agent card", "dim"
+        )
+    )
 
     screen.heading("2  Send a task", "send_task agent_id=summarizer task=summarize")
     result = await demo.expect_ok(
@@ -313,15 +361,64 @@ async def _demonstrate(
     screen.rows([(ok, routed, _brief(result.json()))])
     screen.print("  " + screen.paint(f"routed to {routed}, the agent offering translate", "dim"))
 
+    screen.heading(
+        "4  Send a task to an A2A agent", f"send_task agent_id={A2A_AGENT} task=research"
+    )
+    result = await demo.expect_ok(
+        "the research task",
+        action="send_task",
+        agent_id=A2A_AGENT,
+        task="research",
+        param_topic=TOPIC,
+    )
+    screen.rows([(ok, A2A_AGENT, _brief(_task_summary(result.json())))])
+
+    screen.heading(
+        "5  A long A2A task: started, polled, cancelled",
+        "send_task wait=false, get_task, cancel_task",
+    )
+    started = await demo.expect_ok(
+        "starting the long task",
+        action="send_task",
+        agent_id=A2A_AGENT,
+        task="long_task",
+        wait="false",
+    )
+    task_id = started.metadata["task_id"]
+    polled = await demo.expect_ok(
+        "polling the long task", action="get_task", agent_id=A2A_AGENT, task_id=task_id
+    )
+    cancelled = await demo.expect_ok(
+        "cancelling the long task", action="cancel_task", agent_id=A2A_AGENT, task_id=task_id
+    )
+    screen.rows(
+        [
+            (
+                ok,
+                "send_task",
+                f"wait=false: task {started.metadata['state'].removeprefix('TASK_STATE_')}",
+            ),
+            (ok, "get_task", f"task {polled.metadata['state'].removeprefix('TASK_STATE_')}"),
+            (ok, "cancel_task", f"task {cancelled.metadata['state'].removeprefix('TASK_STATE_')}"),
+        ]
+    )
+
     await agents[DOWN].close()
-    screen.heading(f"4  Broadcast health_check, {DOWN} stopped", "broadcast task=health_check")
+    screen.heading(
+        f"6  Broadcast health_check to both protocols, {DOWN} stopped",
+        "broadcast task=health_check",
+    )
     result = await demo.expect_ok("the broadcast", action="broadcast", task="health_check")
     answers = result.json()
     if not isinstance(answers, dict):
         raise DemoError("the broadcast did not answer a JSON object")
     screen.rows(
         [
-            (fail if isinstance(a, dict) and "error" in a else ok, agent_id, json.dumps(a))
+            (
+                fail if isinstance(a, dict) and "error" in a else ok,
+                agent_id,
+                _brief(_task_summary(a), 90),
+            )
             for agent_id, a in answers.items()
         ]
     )
@@ -336,7 +433,7 @@ async def _demonstrate(
         raise DemoError(f"the broadcast should have failed for {DOWN} only, failed={failed}")
 
     screen.heading(
-        "5  Refuse unsafe agents", "register_agent, checked before any connection is made"
+        "7  Refuse unsafe agents", "register_agent, checked before any connection is made"
     )
     targets = [
         ("plain-http", agents["summarizer"].url.replace("https://", "http://", 1)),
@@ -427,7 +524,8 @@ async def _run(screen: _Screen, audit_log: TextIO | None) -> int:
         try:
             screen.print(
                 screen.paint("jamey demo", "bold")
-                + f" {screen.dot} three reference agents on this machine, verified TLS, no network"
+                + f" {screen.dot} four reference agents on this machine (one speaks A2A), "
+                "verified TLS, no network"
             )
             config = RuntimeConfig(
                 load_plugins={CONNECTOR},
@@ -482,11 +580,13 @@ def _setup(screen: _Screen, plugin: PluginInfo, agents: Mapping[str, RecordingAg
         ("", "allow_networks", f"{ALLOWED}: loopback is refused by default, like every"),
         ("", "", "private address; exempted here for the local agents (audited as a warning)"),
     ]
-    width = max(len(agent_id) for agent_id, _ in AGENTS)
+    ids = [agent_id for agent_id, _ in AGENTS] + [A2A_AGENT]
+    width = max(len(agent_id) for agent_id in ids)
     rows += [
         ("", "agents" if i == 0 else "", f"{agent_id.ljust(width)}  {agents[agent_id].url}")
-        for i, (agent_id, _) in enumerate(AGENTS)
+        for i, agent_id in enumerate(ids)
     ]
+    rows[-1] = (*rows[-1][:2], f"{rows[-1][2]}  (A2A)")
     screen.rows(rows)
 
 
@@ -522,12 +622,14 @@ def _run_command(args: argparse.Namespace) -> int:
 
 
 DEMO_COMMAND: Final = CliCommand(
-    help="show the agent connector end to end: three local agents, no network, no setup",
+    help="show the agent connector end to end: four local agents, no network, no setup",
     description=(
-        "Start three reference agents on 127.0.0.1 with a throwaway CA, then register them, "
-        "send a task, route one by capability, broadcast a health check while one agent is "
-        "down, and show three refused registrations, all through the jamey runtime. "
-        "Needs no network and no configuration; takes a second or two."
+        "Start four reference agents on 127.0.0.1 with a throwaway CA, one of them speaking "
+        "A2A, then register them (the A2A one from its agent card), send a task, route one by "
+        "capability, send a task to the A2A agent, start a long A2A task without waiting, poll "
+        "and cancel it, broadcast a health check to both protocols while one agent is down, and "
+        "show three refused registrations, all through the jamey runtime. Needs no network and "
+        "no configuration; takes a second or two."
     ),
     run=_run_command,
     configure=_configure,
