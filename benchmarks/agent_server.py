@@ -6,7 +6,9 @@ listening. Besides the reference ``POST /api/v1/tasks`` it routes, to the very s
 
 * ``POST /agent/{n}/api/v1/tasks``: many registered agents served by one process;
 * ``POST /hang/{n}/api/v1/tasks``: an agent that sleeps 60 s before answering;
-* ``GET /stats[?reset=1]``: how many distinct client connections sent tasks (pool reuse check).
+* ``GET /stats[?reset=1]``: how many distinct client connections sent tasks (pool reuse check);
+* ``/a2a-agent/``: the same handlers in the reference agent's A2A mode (its card at
+  ``/a2a-agent/.well-known/agent-card.json``, JSON-RPC at ``/a2a-agent/a2a/jsonrpc``).
 
 The API key comes from ``$BENCH_AGENT_API_KEY``. The process exits when its stdin closes (so it
 never outlives the benchmark) or on SIGTERM.
@@ -24,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
+from jamey_agent_orchestration.testing.a2a_server import create_a2a_app
 from jamey_agent_orchestration.testing.server import (
     EXAMPLE_HANDLERS,
     TASKS_PATH,
@@ -33,6 +36,7 @@ from jamey_agent_orchestration.testing.server import (
 
 API_KEY_ENV = "BENCH_AGENT_API_KEY"
 HANG_SECONDS = 60.0
+A2A_PREFIX = "/a2a-agent"
 
 
 def build_app(api_key: str) -> web.Application:
@@ -65,6 +69,9 @@ def build_app(api_key: str) -> web.Application:
     app.router.add_post("/agent/{n}" + TASKS_PATH, agent)
     app.router.add_post("/hang/{n}" + TASKS_PATH, hang)
     app.router.add_get("/stats", stats)
+    app.add_subapp(
+        A2A_PREFIX, create_a2a_app(api_key=api_key, name="bench-a2a", handlers=EXAMPLE_HANDLERS)
+    )
     return app
 
 

@@ -17,6 +17,14 @@ aiohttp plus, after each answer, the one audit line a send_task writes (the same
 sink), and raw aiohttp plus one record of constant text through the same logger and handler.
 
 The agent counts distinct client connections; a pool that is reused opens one per side.
+
+A2A (JSON-RPC): the same agent process serves the same handlers in the reference agent's A2A mode
+(``/a2a-agent``, registered with ``protocol=a2a`` from its card). The runtime's send_task is
+measured against raw aiohttp posting the same JSON-RPC ``SendMessage`` body to the interface, with
+the same headers (``Authorization``, ``A2A-Version``, ``Content-Type``, a fresh
+``Idempotency-Key``, which is also the ``messageId`` and the JSON-RPC ``id``), reading the answer
+and parsing it with ``json.loads``. The runtime also parses the Task (typed, bounded), judges its
+state, and gives the Task JSON as output with its ids as metadata.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from jamey_host import AUDIT_LOGGER_NAME, AuditEvent, Runtime, RuntimeConfig
 from jamey_host.audit import JsonLinesAuditLog
 
 from ._common import Figure, Settings, audit_to_file, log, paired, ratios
+from .agent_server import A2A_PREFIX
 from .fleet import Fleet, runtime_settings
 
 
@@ -192,4 +201,93 @@ async def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str,
                         ratio_label="of raw",
                     )
                 )
+        figure, raw["a2a_jsonrpc"] = await _a2a(settings, runtime, session, port, fleet.api_key)
+        figures.append(figure)
     return figures, raw
+
+
+async def _a2a(
+    settings: Settings,
+    runtime: Runtime,
+    session: aiohttp.ClientSession,
+    port: int,
+    api_key: str,
+) -> tuple[Figure, dict[str, Any]]:
+    """send_task to the reference agent in A2A mode (JSON-RPC), against raw aiohttp."""
+    n = settings.send_requests
+    base = f"https://127.0.0.1:{port}{A2A_PREFIX}"
+    registered = await runtime.execute_connector(
+        "agent_orchestration",
+        {
+            "action": "register_agent",
+            "agent_id": "a2a0",
+            "url": base,
+            "api_key": api_key,
+            "protocol": "a2a",
+        },
+    )
+    assert registered.success, registered.errors
+    params = {"action": "send_task", "agent_id": "a2a0", "task": "echo", "param_x": "1"}
+    execute = runtime.execute_connector
+
+    async def runtime_side() -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            result = await execute("agent_orchestration", params)
+            if not result.success:
+                raise RuntimeError(f"send_task failed: {result.errors}")
+        return time.perf_counter() - start
+
+    endpoint = f"{base}/a2a/jsonrpc"
+    auth = f"Bearer {api_key}"
+
+    async def raw_side() -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            key = uuid.uuid4().hex
+            body = json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": key,
+                    "method": "SendMessage",
+                    "params": {
+                        "message": {
+                            "messageId": key,
+                            "role": "ROLE_USER",
+                            "parts": [
+                                {"text": "echo"},
+                                {"data": {"x": "1"}, "mediaType": "application/json"},
+                            ],
+                        }
+                    },
+                },
+                separators=(",", ":"),
+            ).encode()
+            headers = {
+                "Authorization": auth,
+                "A2A-Version": "1.0",
+                "Content-Type": "application/json",
+                "Idempotency-Key": key,
+            }
+            async with session.post(endpoint, data=body, headers=headers) as response:
+                if response.status != 200:
+                    raise RuntimeError(f"raw send failed: {response.status}")
+                answer = json.loads(await response.read())
+                if answer["result"]["task"]["status"]["state"] != "TASK_STATE_COMPLETED":
+                    raise RuntimeError(f"raw send failed: {answer}")
+        return time.perf_counter() - start
+
+    log(f"send_task to an A2A agent (JSON-RPC): {settings.reps} rounds of {n} requests per side")
+    samples = await paired({"runtime": runtime_side, "raw": raw_side}, settings.reps)
+    rate = {side: [n / t for t in ts] for side, ts in samples.items()}
+    figure = Figure(
+        key="send_task.a2a_jsonrpc",
+        title="send_task to an A2A agent (JSON-RPC, reference agent)",
+        value=statistics.median(rate["runtime"]),
+        unit="req/s",
+        baseline="raw aiohttp, same JSON-RPC body",
+        baseline_value=statistics.median(rate["raw"]),
+        ratio=ratios(samples["raw"], samples["runtime"]),
+        ratio_label="of raw",
+    )
+    return figure.judge(">=", 0.90), {"requests_per_second": rate, "requests_per_sample": n}

@@ -196,7 +196,7 @@ class A2AClient:
         )
         outcome = delivery.response
         if isinstance(outcome, TaskAnswer):
-            state = outcome.task.status.state
+            state = outcome.head.status.state
             warning = None
             if state is not TaskState.CANCELED:
                 warning = f"Agent task is in state {state.value} after cancel_task"
@@ -221,8 +221,9 @@ class A2AClient:
         ):  # the registry only holds https URLs; never send a key in clear
             error = f"Security violation: Agent URLs must use HTTPS. Got: {endpoint.scheme}"
             return Delivery(ok=False, error=error, failure=FailureKind.SECURITY), scrubber
+        interface = str(endpoint)
         try:
-            wire = build_request(binding, str(endpoint), call, request_id=idempotency_key)
+            wire = build_request(binding, interface, call, request_id=idempotency_key)
         except ValueError as exc:  # e.g. task_id "." on HTTP+JSON: nothing was sent
             return Delivery(ok=False, error=str(exc), metadata={"protocol": "a2a"}), scrubber
         name, value = KeyPlacement(header=agent.key_header).header_for(key)
@@ -237,7 +238,7 @@ class A2AClient:
 
         request = AgentRequest(
             method=wire.method,
-            url=endpoint if wire.url == str(endpoint) else yarl.URL(wire.url, encoded=True),
+            url=endpoint if wire.url == interface else yarl.URL(wire.url, encoded=True),
             headers=headers,
             body=body,
             read=read,

@@ -72,6 +72,7 @@ __all__ = [
     "SendMessageCall",
     "Task",
     "TaskAnswer",
+    "TaskHead",
     "TaskState",
     "TaskStatus",
     "UnsupportedScheme",
@@ -416,6 +417,21 @@ class Task:
     metadata: Mapping[str, Any] | None = attrs.field(metadata=_OBJECT, default=None)
 
 
+@final
+@attrs.frozen
+class TaskHead:
+    """What the connector relies on of a Task in an answer: its ids and its status.
+
+    The rest (history, artifacts, metadata) goes out with the Task JSON as the agent sent it,
+    bounded in size and depth like the whole answer, but not judged: a history entry the
+    connector would not understand is no reason to refuse the task it describes.
+    """
+
+    id: str = attrs.field(metadata=_ID)
+    context_id: str = attrs.field(metadata=_ID)
+    status: TaskStatus = attrs.field()
+
+
 # --- the converter -----------------------------------------------------------------------------
 
 
@@ -568,7 +584,7 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
         lambda type_: type_ == _SchemeMap, _map_of(_scheme_hook(converter), _SchemeMap)
     )
     converter.register_structure_hook(Part, _part_hook(converter))
-    containers: tuple[type[Any], ...] = (Message, TaskStatus, Artifact, Task, AgentCard)
+    containers: tuple[type[Any], ...] = (Message, TaskStatus, Artifact, Task, TaskHead, AgentCard)
     for cls in containers:
         converter.register_structure_hook(cls, _class_hook(converter, cls))
     return converter
@@ -984,17 +1000,24 @@ def build_request(
 @final
 @attrs.frozen(kw_only=True)
 class TaskAnswer:
-    """A Task; ``json`` is the Task object as received (unknown fields kept), for the output."""
+    """A Task: its :class:`TaskHead`, and ``json``, the Task object as received (unknown fields
+    kept), for the output. :attr:`task` is the whole Task, typed, parsed when asked for."""
 
-    task: Task
+    head: TaskHead
     json: Mapping[str, Any] = attrs.field(repr=False, eq=False)
+    field: str = attrs.field(default="", repr=False, eq=False)  # where it sat in the answer
+
+    @property
+    def task(self) -> Task:
+        """The whole Task, typed (its history and artifacts too); :class:`InvalidA2A` if not."""
+        return parse_task(self.json, field=self.field)
 
     def metadata(self) -> dict[str, str]:
         return {
             "protocol": "a2a",
-            "task_id": self.task.id,
-            "context_id": self.task.context_id,
-            "state": self.task.status.state.value,
+            "task_id": self.head.id,
+            "context_id": self.head.context_id,
+            "state": self.head.status.state.value,
         }
 
 
@@ -1077,7 +1100,7 @@ def parse_response(binding: Binding, call: Call, *, status: int, document: objec
 
 def _result(call: Call, result: object, *, root: str) -> TaskAnswer | MessageAnswer:
     if not isinstance(call, SendMessageCall):  # GetTask and CancelTask answer a bare Task
-        return TaskAnswer(task=parse_task(result, field=root), json=_object(result, root))
+        return _task_answer(result, root)
     wrapper = _object(result, root)
     kinds = [key for key in ("task", "message") if key in wrapper]
     if len(kinds) != 1:
@@ -1085,11 +1108,15 @@ def _result(call: Call, result: object, *, root: str) -> TaskAnswer | MessageAns
         raise InvalidA2A(RESPONSE, root, f"must hold exactly one of task or message, not {found}")
     (kind,) = kinds
     if kind == "task":
-        task_json = wrapper["task"]
-        return TaskAnswer(task=parse_task(task_json, field=_join(root, "task")), json=task_json)
+        return _task_answer(wrapper["task"], _join(root, "task"))
     message_json = wrapper["message"]
     message = parse_message(message_json, field=_join(root, "message"))
     return MessageAnswer(message=message, json=message_json)
+
+
+def _task_answer(document: object, field: str) -> TaskAnswer:
+    head: TaskHead = _structure(document, TaskHead, RESPONSE, field)
+    return TaskAnswer(head=head, json=_object(document, field), field=field)
 
 
 def _object(value: object, root: str) -> dict[str, Any]:
@@ -1140,8 +1167,8 @@ def send_verdict(outcome: Outcome, *, wait: bool) -> Verdict:
         return Verdict(success=False, error=outcome.describe())
     if isinstance(outcome, MessageAnswer):
         return Verdict(success=True)
-    state = outcome.task.status.state
-    said = _status_text(outcome.task)
+    state = outcome.head.status.state
+    said = _status_text(outcome.head)
     if state is TaskState.COMPLETED:
         return Verdict(success=True)
     if state in _INTERRUPTED:
@@ -1154,12 +1181,16 @@ def send_verdict(outcome: Outcome, *, wait: bool) -> Verdict:
     return Verdict(success=False, error=f"Agent task ended in state {state.value}{said}")
 
 
-def _status_text(task: Task) -> str:
+def _status_text(task: TaskHead) -> str:
     message = task.status.message
     text = clean_text(message.text()) if message is not None else ""
     return f": {text}" if text else ""
 
 
+# One encoder for every request: json.dumps with options builds a new one on each call.
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def encode_json(document: Mapping[str, Any]) -> bytes:
     """Compact UTF-8 JSON for a request body (NaN and Infinity refused: they are not JSON)."""
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _ENCODER.encode(document).encode()
