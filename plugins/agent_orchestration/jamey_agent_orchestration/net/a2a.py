@@ -55,7 +55,13 @@ from jamey_agent_orchestration.net.body import (
     read_bounded,
     too_large,
 )
-from jamey_agent_orchestration.net.client import Attempt, Delivery, FailureKind, SendOptions
+from jamey_agent_orchestration.net.client import (
+    DEFAULT_OPTIONS,
+    Attempt,
+    Delivery,
+    FailureKind,
+    SendOptions,
+)
 from jamey_agent_orchestration.net.request import AgentRequest, RequestSender
 from jamey_agent_orchestration.net.retry import (
     RETRYABLE_STATUSES,
@@ -68,7 +74,6 @@ __all__ = ["CARD_FETCH_FAILED", "A2AClient", "card_url"]
 
 #: The start of the message of a card fetch that got no card.
 CARD_FETCH_FAILED: Final = "Failed to fetch agent card"
-_NO_OPTIONS: Final = SendOptions()
 
 
 def card_url(url: yarl.URL) -> yarl.URL:
@@ -157,7 +162,7 @@ class A2AClient:
         COMPLETED Task, an interrupted one (with a warning naming its state), or one still running
         when ``wait`` is false.
         """
-        options = options or _NO_OPTIONS
+        options = options or DEFAULT_OPTIONS
         call = SendMessageCall(
             text=task,
             data=params,
