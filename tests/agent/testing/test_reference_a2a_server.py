@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 from a2a_peer.raw_client import RawA2A
 
-from jamey_agent_orchestration.testing import AgentServerFactory, RecordingAgent, TaskRequest
+from jamey_agent_orchestration.testing import (
+    AgentServer,
+    AgentServerFactory,
+    RecordingAgent,
+    TaskRequest,
+    ThrowawayCA,
+    create_a2a_app,
+)
 from jamey_agent_orchestration.testing.a2a_server import A2A_PATH, CARD_PATH
 
 
@@ -202,3 +209,28 @@ def test_jamey_agent_help_offers_the_a2a_protocol() -> None:
         check=True,
     ).stdout
     assert "--protocol {jamey,a2a}" in shown
+
+
+async def test_past_cache_size_the_oldest_finished_tasks_are_forgotten_never_a_live_one(
+    jamey_agent_ca: ThrowawayCA,
+) -> None:
+    app = create_a2a_app(api_key="k", handlers={"double": double}, cache_size=2)
+    async with AgentServer(app, ssl_context=jamey_agent_ca.server_context()) as server:
+        client = RawA2A(
+            jsonrpc_url=f"{server.url}{A2A_PATH}",
+            rest_url="",
+            ca_path=jamey_agent_ca.ca_path,
+            api_key="k",
+        )
+        async with client:
+            body = {**message("long_task"), "configuration": {"returnImmediately": True}}
+            live = (await client.rpc("SendMessage", body)).document["result"]["task"]["id"]
+            done = []
+            for n in range(3):
+                answer = await client.rpc("SendMessage", message("double", {"n": n}))
+                done.append(answer.document["result"]["task"]["id"])
+            found = {
+                task_id: "result" in (await client.rpc("GetTask", {"id": task_id})).document
+                for task_id in (live, *done)
+            }
+    assert found == {live: True, done[0]: False, done[1]: False, done[2]: True}

@@ -74,6 +74,8 @@ __all__ = ["CARD_FETCH_FAILED", "A2AClient", "card_url"]
 
 #: The start of the message of a card fetch that got no card.
 CARD_FETCH_FAILED: Final = "Failed to fetch agent card"
+# The encoder of a Task or Message given as output: json.loads made it, so it holds no cycle.
+_OUTPUT: Final = json.JSONEncoder(check_circular=False)
 
 
 def card_url(url: yarl.URL) -> yarl.URL:
@@ -308,17 +310,14 @@ def _answered(
     warning: str | None = None,
 ) -> Delivery:
     """The delivery of an agent's Task or Message: its JSON as output, its ids as metadata."""
-    return Delivery(
-        ok=ok,
-        response=outcome.json,
-        text=json.dumps(outcome.json),
-        error=error,
-        warning=warning,
-        metadata=outcome.metadata(),
-        status=delivery.status,
-        attempts=delivery.attempts,
-        failure=None if ok else FailureKind.AGENT_ERROR,
-    )
+    delivery.ok = ok
+    delivery.response = outcome.json
+    delivery.text = _OUTPUT.encode(outcome.json)
+    delivery.error = error
+    delivery.warning = warning
+    delivery.metadata = outcome.metadata()
+    delivery.failure = None if ok else FailureKind.AGENT_ERROR
+    return delivery
 
 
 def _scrubbed(delivery: Delivery, scrubber: KeyScrubber) -> Delivery:

@@ -70,6 +70,7 @@ __all__ = [
     "SecurityRequirement",
     "SecurityScheme",
     "SendMessageCall",
+    "StatusHead",
     "Task",
     "TaskAnswer",
     "TaskHead",
@@ -419,17 +420,37 @@ class Task:
 
 @final
 @attrs.frozen
-class TaskHead:
-    """What the connector relies on of a Task in an answer: its ids and its status.
+class StatusHead:
+    """A Task's status as the connector relies on it: its state. The status message is kept as
+    the agent sent it, and read only for the text of a warning or an error."""
 
-    The rest (history, artifacts, metadata) goes out with the Task JSON as the agent sent it,
-    bounded in size and depth like the whole answer, but not judged: a history entry the
-    connector would not understand is no reason to refuse the task it describes.
+    state: TaskState = attrs.field(metadata=_STATE)
+    message: Mapping[str, Any] | None = attrs.field(metadata=_OBJECT, default=None)
+
+    def text(self) -> str:
+        """The status message's text parts, cleaned; empty if it has none it can show."""
+        if self.message is None:
+            return ""
+        try:
+            message = parse_message(self.message)
+        except InvalidA2A:  # only words for a person: a message it cannot read says nothing
+            return ""
+        return clean_text(message.text())
+
+
+@final
+@attrs.frozen
+class TaskHead:
+    """What the connector relies on of a Task in an answer: its ids and its state.
+
+    The rest (history, artifacts, metadata, the status message) goes out with the Task JSON as the
+    agent sent it, bounded in size and depth like the whole answer, but not judged: a history
+    entry the connector would not understand is no reason to refuse the task it describes.
     """
 
     id: str = attrs.field(metadata=_ID)
     context_id: str = attrs.field(metadata=_ID)
-    status: TaskStatus = attrs.field()
+    status: StatusHead = attrs.field()
 
 
 # --- the converter -----------------------------------------------------------------------------
@@ -584,7 +605,15 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
         lambda type_: type_ == _SchemeMap, _map_of(_scheme_hook(converter), _SchemeMap)
     )
     converter.register_structure_hook(Part, _part_hook(converter))
-    containers: tuple[type[Any], ...] = (Message, TaskStatus, Artifact, Task, TaskHead, AgentCard)
+    containers: tuple[type[Any], ...] = (
+        Message,
+        TaskStatus,
+        StatusHead,
+        Artifact,
+        Task,
+        TaskHead,
+        AgentCard,
+    )
     for cls in containers:
         converter.register_structure_hook(cls, _class_hook(converter, cls))
     return converter
@@ -1182,13 +1211,15 @@ def send_verdict(outcome: Outcome, *, wait: bool) -> Verdict:
 
 
 def _status_text(task: TaskHead) -> str:
-    message = task.status.message
-    text = clean_text(message.text()) if message is not None else ""
+    text = task.status.text() if task.status.state is not TaskState.COMPLETED else ""
     return f": {text}" if text else ""
 
 
-# One encoder for every request: json.dumps with options builds a new one on each call.
-_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# One encoder for every request: json.dumps with options builds a new one on each call. A request
+# body is built here from strings, lists and dicts of its own: it holds no cycle to look for.
+_ENCODER: Final = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False
+)
 
 
 def encode_json(document: Mapping[str, Any]) -> bytes:

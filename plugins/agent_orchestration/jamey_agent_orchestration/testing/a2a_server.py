@@ -329,14 +329,17 @@ class _A2AEndpoint:
         return {"task": task.to_json()}
 
     def _store(self, task: _Task) -> None:
-        self._tasks[task.id] = task
-        if len(self._tasks) <= self._cache_size:
-            return
-        for old_id, old in list(self._tasks.items()):
-            if len(self._tasks) <= self._cache_size:
-                break
-            if old.state in _FINISHED:
-                del self._tasks[old_id]
+        """Keep ``task``; past ``cache_size``, forget the oldest finished ones (never live ones)."""
+        tasks = self._tasks
+        tasks[task.id] = task
+        for _ in range(len(tasks)):  # each task looked at once at most
+            if len(tasks) <= self._cache_size:
+                return
+            oldest_id, oldest = next(iter(tasks.items()))
+            if oldest.state in _FINISHED:
+                del tasks[oldest_id]
+            else:
+                tasks.move_to_end(oldest_id)  # still running or waiting for input: kept
 
     async def _run(self, task: _Task, params: dict[str, str]) -> None:
         request = TaskRequest(task=task.name, params=params)
