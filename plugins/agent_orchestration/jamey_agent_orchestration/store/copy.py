@@ -13,18 +13,15 @@ and it is never sent to.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from typing import final
 
 import attrs
 
 from jamey_agent_orchestration.model import Agent
-from jamey_agent_orchestration.store.base import RegistryError
+from jamey_agent_orchestration.store.base import ProblemFn, RegistryError
 
-__all__ = ["ProblemFn", "RegistryCopy", "StoredAgent"]
-
-#: Told once per problem row: ``on_problem(agent_id, message)`` (the plugin audits it).
-ProblemFn = Callable[[str, str], None]
+__all__ = ["RegistryCopy", "StoredAgent"]
 
 
 @attrs.frozen(kw_only=True)

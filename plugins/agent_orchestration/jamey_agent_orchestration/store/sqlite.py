@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Final, ParamSpec, TypeVar, final
 
 from jamey_agent_orchestration.model import Agent
-from jamey_agent_orchestration.store.base import REGISTRY_SETTING_VAR, RegistryError
-from jamey_agent_orchestration.store.copy import ProblemFn, RegistryCopy, StoredAgent
+from jamey_agent_orchestration.store.base import REGISTRY_SETTING_VAR, ProblemFn, RegistryError
+from jamey_agent_orchestration.store.copy import RegistryCopy, StoredAgent
 from jamey_agent_orchestration.store.keys import (
     KeyBinding,
     KeyCipher,
