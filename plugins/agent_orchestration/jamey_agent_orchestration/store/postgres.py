@@ -40,10 +40,12 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar, final
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
 
 from jamey_agent_orchestration.database_url import DatabaseUrl
 from jamey_agent_orchestration.model import Agent
@@ -165,7 +167,7 @@ _DELETE: Final = (
 )
 
 T = TypeVar("T")
-_Pooled = PoolConnectionProxy[asyncpg.Record]
+_Pooled: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"  # generic for mypy only
 
 
 def prepare_postgres_store(
@@ -287,12 +289,16 @@ class PostgresAgentStore:
             asyncpg.connect(self.url.reveal(), timeout=self._timeout), "connect"
         )
         try:
-            conn.add_termination_listener(lambda _conn: lost.set())
+            conn.add_termination_listener(lambda _conn: self._lose(lost))
             await self._guard(conn.add_listener(CHANNEL, self._notified), "listen")
         except BaseException:
             conn.terminate()
             raise
         return conn
+
+    def _lose(self, lost: asyncio.Event) -> None:
+        lost.set()
+        self._wake.set()  # the listener notices at once, not at its next health check
 
     async def _adopt(self, conn: asyncpg.Connection) -> bytes:
         """Create the schema in an empty database, or check it is ours; check the master key."""
@@ -425,6 +431,8 @@ class PostgresAgentStore:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(HEALTH_INTERVAL):
                         await self._wake.wait()
+            if self._lost.is_set():
+                raise ConnectionError("the listen connection was closed")
             if self._wake.is_set():
                 self._wake.clear()
                 await self._apply_pending(conn)
