@@ -65,6 +65,7 @@ from jamey_host import SECRET_KEY_VAR
 
 __all__ = [
     "CHANNEL",
+    "LISTENER_NAME",
     "SCHEMA_VERSION",
     "PostgresAgentStore",
     "prepare_postgres_store",
@@ -82,6 +83,8 @@ _FORMAT: Final = b"jamey agent registry"
 _META: Final = "jamey_registry_meta"
 _AGENTS: Final = "jamey_agents"
 
+#: The listen connection's ``application_name`` (as ``pg_stat_activity`` shows it).
+LISTENER_NAME: Final = "jamey registry listener"
 #: Seconds between health checks of the listen connection.
 HEALTH_INTERVAL: Final = 2.0
 _BACKOFF_FIRST: Final = 0.05
@@ -226,6 +229,7 @@ class PostgresAgentStore:
         self._key_check = b""
         self._pool: asyncpg.Pool | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._listen_conn: asyncpg.Connection | None = None
         self._pending: dict[str, int] = {}
         self._meta_changed = False
         self._wake = asyncio.Event()
@@ -266,7 +270,8 @@ class PostgresAgentStore:
             self._pool = None
             raise
         self.listening = True
-        self._listener = asyncio.create_task(self._listen(conn), name="jamey-registry-listener")
+        self._listen_conn = conn  # the listener's from now on; close() closes it even unstarted
+        self._listener = asyncio.create_task(self._listen(), name="jamey-registry-listener")
 
     async def close(self) -> None:
         listener, self._listener = self._listener, None
@@ -274,6 +279,9 @@ class PostgresAgentStore:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+        conn, self._listen_conn = self._listen_conn, None
+        if conn is not None:  # its task was cancelled before it started
+            await _close(conn, self._timeout)
         pool, self._pool = self._pool, None
         if pool is not None:
             try:
@@ -286,7 +294,12 @@ class PostgresAgentStore:
         self._lost = asyncio.Event()
         lost = self._lost
         conn: asyncpg.Connection = await self._guard(
-            asyncpg.connect(self.url.reveal(), timeout=self._timeout), "connect"
+            asyncpg.connect(
+                self.url.reveal(),
+                timeout=self._timeout,
+                server_settings={"application_name": LISTENER_NAME},
+            ),
+            f"connect to {self.url}",
         )
         try:
             conn.add_termination_listener(lambda _conn: self._lose(lost))
@@ -389,18 +402,27 @@ class PostgresAgentStore:
             self._pending[agent_id] = max(version, self._pending.get(agent_id, 0))
         self._wake.set()
 
-    async def _listen(self, conn: asyncpg.Connection | None) -> None:
+    async def _listen(self) -> None:
         """Apply notifications until closed; after any loss, reconnect with backoff and reload."""
+        try:
+            await self._listen_forever()
+        finally:
+            conn, self._listen_conn = self._listen_conn, None
+            if conn is not None:
+                await _close(conn, self._timeout)
+
+    async def _listen_forever(self) -> None:
+        conn = self._listen_conn
         delay = _BACKOFF_FIRST
         while True:
             if conn is None:
                 try:
-                    conn = await self._connect_listener()
+                    conn = self._listen_conn = await self._connect_listener()
                     await self._reload(conn)
                 except Exception as exc:
                     if conn is not None:
                         conn.terminate()
-                        conn = None
+                        conn = self._listen_conn = None
                     logger.debug("agent registry: reconnecting failed: %s", exc)
                     await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
                     delay = min(delay * 2, _BACKOFF_MAX)
@@ -421,7 +443,7 @@ class PostgresAgentStore:
                 )
             self.listening = False
             conn.terminate()  # not close(): a frozen peer never acknowledges a goodbye
-            conn = None
+            conn = self._listen_conn = None
 
     async def _serve(self, conn: asyncpg.Connection) -> None:
         while True:
@@ -638,6 +660,14 @@ class PostgresAgentStore:
         return self._current().next_for_capability(capability, exclude)
 
 
+async def _close(conn: asyncpg.Connection, timeout: float) -> None:
+    """Close with a goodbye if the server answers within ``timeout``; else drop the socket."""
+    try:
+        await asyncio.wait_for(conn.close(), timeout)
+    except Exception:
+        conn.terminate()
+
+
 def _arguments(record: AgentRecord) -> tuple[Any, ...]:
     return (
         record.id,
@@ -713,6 +743,6 @@ async def rotate_postgres_master_key(
                 )
                 return len(updates)
         finally:
-            conn.terminate()
+            await _close(conn, timeout)
 
     return await store._guard(rotate(), "rotate the master key")
