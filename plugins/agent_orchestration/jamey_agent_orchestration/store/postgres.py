@@ -423,7 +423,7 @@ class PostgresAgentStore:
                     if conn is not None:
                         conn.terminate()
                         conn = self._listen_conn = None
-                    logger.debug("agent registry: reconnecting failed: %s", exc)
+                    logger.debug("agent registry: reconnecting failed: %s", self._reason(exc))
                     await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
                     delay = min(delay * 2, _BACKOFF_MAX)
                     continue
