@@ -349,10 +349,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     },
     "TestRaisesSecret": {
         "test_every_result_is_a_connector_result": "execute_connector raised ValueError at ",
+        # The runtime's own log of the exception hides the call's secrets; called directly, the
+        # plugin is caught all the same.
         "test_no_secret_in_audit_events_results_or_logs": "raised ValueError whose message "
-        "carries the secret: never put a secret param's value into an exception\n- a log "
-        "record of logger 'jamey_host' at ERROR holds an exception whose message carries "
-        "the secret",
+        "carries the secret: never put a secret param's value into an exception",
     },
     "TestSilentFailure": {
         "test_unknown_action_fails_through_runtime": "an unknown action (params "
