@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
+import pytest_asyncio
 
 from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
 from jamey_agent_orchestration.testing.server import EXAMPLE_HANDLERS
@@ -19,7 +19,7 @@ class TestAgentConnector(ConnectorContract):
     plugin = AgentOrchestrationPlugin
     connector_id = "agent_orchestration"
 
-    @pytest.fixture(autouse=True)
+    @pytest_asyncio.fixture(autouse=True)
     async def _agent(self, jamey_agent_server: Any) -> None:
         agent = await jamey_agent_server(handlers=EXAMPLE_HANDLERS)
         self.settings = {"ca_bundle": str(agent.ca_path), "allow_networks": "127.0.0.1/32"}
