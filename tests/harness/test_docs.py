@@ -177,8 +177,8 @@ def test_blocks_are_found_with_their_language_place_and_marks(tmp_path: Path) ->
     assert found[2].text == "echo indented\n"
     assert [b.file_name for b in found] == [None, None, None, "pkg/src/mod/thing.py", None]
     assert write_files(found, tmp_path / "out") == [tmp_path / "out" / "pkg" / "src"]
-    assert (tmp_path / "out" / "pkg" / "src" / "mod" / "thing.py").read_text().endswith(
-        "VALUE = 1\n"
+    assert (
+        (tmp_path / "out" / "pkg" / "src" / "mod" / "thing.py").read_text().endswith("VALUE = 1\n")
     )
 
 
