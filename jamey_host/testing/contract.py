@@ -190,7 +190,7 @@ class ConnectorContract:
     capabilities: ClassVar[Iterable[CapabilityLevel] | None] = None
     settings: ClassVar[Mapping[str, Any] | None] = None
     sample_calls: ClassVar[Sequence[Mapping[str, str]] | None] = None
-    sample_params: ClassVar[Mapping[str, str]] = {}
+    sample_params: ClassVar[Mapping[str, str]] = MappingProxyType({})
     missing_params_calls: ClassVar[Sequence[Mapping[str, str]]] = ({}, {"action": ""})
     unknown_action: ClassVar[str] = "jamey_contract_no_such_action"
     secret_params: ClassVar[Sequence[str]] = (
