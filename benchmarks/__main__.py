@@ -18,11 +18,11 @@ from typing import Any
 
 from ._common import ROOT, Figure, Settings, log, markdown, render, table
 
-SECTIONS = ("dispatch", "send_task", "broadcast", "registry", "durability")
+SECTIONS = ("dispatch", "send_task", "broadcast", "registry", "durability", "registries")
 
 
 async def _network(settings: Settings, sections: set[str], results: dict[str, Any]) -> None:
-    from . import broadcast, durability, throughput
+    from . import broadcast, durability, registries, throughput
     from .fleet import Fleet
 
     servers = 4
@@ -34,6 +34,8 @@ async def _network(settings: Settings, sections: set[str], results: dict[str, An
             results["broadcast"] = await broadcast.run(settings, fleet)
         if "durability" in sections:
             results["durability"] = await durability.run(settings, fleet)
+        if "registries" in sections:
+            results["registries"] = await registries.run(settings, fleet)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         from . import registry
 
         results["registry"] = registry.run(settings)
-    if sections & {"send_task", "broadcast", "durability"}:
+    if sections & {"send_task", "broadcast", "durability", "registries"}:
         asyncio.run(_network(settings, sections, results))
 
     figures = [fig for name in SECTIONS if name in results for fig in results[name][0]]

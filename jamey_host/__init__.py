@@ -7,6 +7,7 @@ Host applications use :class:`Runtime` and :class:`RuntimeConfig`; connector plu
 
 from __future__ import annotations
 
+from jamey_host.action_specs import ActionSpec, ParamSpec
 from jamey_host.audit import AUDIT_LOGGER_NAME, AuditEvent
 from jamey_host.capabilities import DEFAULT_CAPABILITIES, CapabilityLevel
 from jamey_host.commands import CliCommand
@@ -35,6 +36,7 @@ __all__ = [
     "HOME_VAR",
     "REDACTED",
     "SECRET_KEY_VAR",
+    "ActionSpec",
     "ApprovalRequest",
     "AuditEvent",
     "CapabilityLevel",
@@ -43,6 +45,7 @@ __all__ = [
     "ConnectorResult",
     "ConnectorSpec",
     "ExecutionContext",
+    "ParamSpec",
     "PluginError",
     "PluginInfo",
     "Runtime",

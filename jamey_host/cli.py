@@ -14,20 +14,31 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Sequence
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 import attrs
 
-from jamey_host.audit import AUDIT_LOGGER_NAME
+from jamey_host.audit import AUDIT_LOGGER_NAME, AuditEvent
 from jamey_host.commands import CliCommand
-from jamey_host.config import ConfigError, RuntimeConfig, default_state_dir
+from jamey_host.config import (
+    HOME_VAR,
+    ConfigError,
+    RuntimeConfig,
+    default_state_dir,
+    state_dir_problem,
+)
+from jamey_host.describe import describe_json, describe_text
 from jamey_host.hooks import PluginError
 from jamey_host.lifecycle import PLUGINS_LOGGER_NAME
-from jamey_host.markers import COMMANDS_ENTRY_POINT_GROUP
+from jamey_host.markers import COMMANDS_ENTRY_POINT_GROUP, hookimpl
 from jamey_host.runtime import Runtime
+from jamey_host.specs import ConnectorSpec
 
 USAGE_ERROR = 2
-BUILTIN_COMMANDS = ("plugins", "connectors", "run")
+BUILTIN_COMMANDS = ("plugins", "connectors", "describe", "run")
+# Files SQLite keeps beside a database while it is open: not state a user made.
+_TRANSIENT_SUFFIXES = ("-wal", "-shm", "-journal")
 
 
 class UsageError(Exception):
@@ -85,10 +96,19 @@ def build_parser(commands: dict[str, CliCommand]) -> argparse.ArgumentParser:
     ):
         listing = sub.add_parser(name, help=help_text, description=help_text)
         listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    describe = sub.add_parser(
+        "describe",
+        help="show a connector's actions and the params each takes",
+        description="Show a connector's actions and the params each takes (required, secret).",
+    )
+    describe.add_argument("connector", help="the connector id, e.g. agent_orchestration")
+    describe.add_argument("--json", action="store_true", help="print one JSON object")
     run = sub.add_parser(
         "run",
         help="call one connector through the runtime",
         description="Call one connector; exit status 0 on success, 1 on a failed call.",
+        epilog="What a connector's actions take: jamey describe CONNECTOR. "
+        "Example: jamey run agent_orchestration action=list_agents",
     )
     run.add_argument("connector", help="the connector id, e.g. agent_orchestration")
     run.add_argument("params", nargs="*", metavar="KEY=VALUE", help="the call's params")
@@ -157,9 +177,7 @@ async def _list(command: str, as_json: bool, config: RuntimeConfig, out: TextIO)
             specs = runtime.connectors()
             granted = config.granted_capabilities
             if as_json:
-                data = [
-                    spec.to_dict() | {"granted": spec.capability_level in granted} for spec in specs
-                ]
+                data = [describe_json(spec, granted) for spec in specs]
                 print(json.dumps(data, indent=2), file=out)
             else:
                 rows = [
@@ -178,11 +196,46 @@ async def _list(command: str, as_json: bool, config: RuntimeConfig, out: TextIO)
     return 0
 
 
+async def _describe(
+    args: argparse.Namespace, config: RuntimeConfig, out: TextIO, err: TextIO
+) -> int:
+    async with Runtime(config) as runtime:
+        spec = _spec_of(runtime, args.connector)
+        if spec is None:
+            # No plugin is called: this gives the runtime's own "Connector not found: NAME", or
+            # "Connector unavailable: NAME: reason" when its plugin failed to start.
+            refused = await runtime.execute_connector(args.connector, {})
+            print(f"jamey: error: {'; '.join(refused.errors)}", file=err)
+            return 1
+    granted = config.granted_capabilities
+    if args.json:
+        print(json.dumps(describe_json(spec, granted), indent=2), file=out)
+    else:
+        print(describe_text(spec, granted), file=out)
+    return 0
+
+
+def _spec_of(runtime: Runtime, connector_id: str) -> ConnectorSpec | None:
+    return next((spec for spec in runtime.connectors() if spec.id == connector_id), None)
+
+
 async def _run(args: argparse.Namespace, config: RuntimeConfig, out: TextIO, err: TextIO) -> int:
     params = _parse_params(args.params)
-    async with Runtime(config) as runtime:
+    state_dir = config.state_dir
+    before = _state_files(state_dir)
+    notices = _StartupWarnings(err, listening=not args.audit)
+    async with Runtime(config, plugins=[notices]) as runtime:
+        notices.listening = False  # what the call itself audits is its result's business
         result = await runtime.execute_connector(
             args.connector, params, user_id=args.user, session_id=args.session
+        )
+        spec = _spec_of(runtime, args.connector)
+    created = sorted(_state_files(state_dir) - before)
+    if created:
+        print(
+            f"jamey: created {', '.join(created)} in {state_dir} (the state directory; "
+            f"{HOME_VAR} chooses another)",
+            file=err,
         )
     if args.json:
         print(json.dumps(result.to_dict()), file=out)
@@ -193,7 +246,63 @@ async def _run(args: argparse.Namespace, config: RuntimeConfig, out: TextIO, err
             print(f"warning: {warning}", file=err)
         for error in result.errors:
             print(f"error: {error}", file=err)
+    if not result.success and spec is not None and _params_unfit(spec, params):
+        print(
+            f"hint: jamey describe {spec.id} lists its actions and the params each takes", file=err
+        )
     return 0 if result.success else 1
+
+
+def _params_unfit(spec: ConnectorSpec, params: dict[str, str]) -> bool:
+    """Whether the call named no action, one ``spec`` lacks, or left out a required param."""
+    action = params.get("action")
+    if not spec.actions:
+        return False
+    return action not in spec.actions or bool(spec.missing_params(action, params))
+
+
+def _state_files(state_dir: Path | None) -> set[str]:
+    """The names in the state directory, bar SQLite's transient companions of a database."""
+    if state_dir is None:
+        return set()
+    try:
+        names = {path.name for path in state_dir.iterdir()}
+    except OSError:  # not there yet (it is created on first use), or not readable
+        return set()
+    return {name for name in names if not name.endswith(_TRANSIENT_SUFFIXES)}
+
+
+class _StartupWarnings:
+    """Prints to stderr the warning events plugins emit while the runtime starts.
+
+    They are things a user should not learn only from an audit log nobody reads: a master key
+    file just created (back it up), networks exempt from an address ban.
+    """
+
+    def __init__(self, stream: TextIO, *, listening: bool) -> None:
+        self.stream = stream
+        self.listening = listening
+
+    @hookimpl
+    def audit_event(self, event: AuditEvent) -> None:
+        if self.listening and event.outcome == "warning":
+            print(f"jamey: warning: {_warning_text(event)}", file=self.stream)
+
+
+def _warning_text(event: AuditEvent) -> str:
+    details = dict(event.details)
+    message = details.pop("message", None)
+    shown = [f"{key}: {_detail(value)}" for key, value in details.items()]
+    text = f"{event.event}: {message}" if message else event.event
+    if event.error:
+        text += f": {event.error}"
+    return f"{text} ({'; '.join(shown)})" if shown else text
+
+
+def _detail(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value)
+    return str(value)
 
 
 def _pretty(output: str) -> str:
@@ -222,12 +331,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_await(answer)) if inspect.isawaitable(answer) else int(answer)
         if getattr(args, "audit", False):
             _print_audit_to(err)
-        if args.command in ("plugins", "run"):
+        if args.command in ("plugins", "run", "describe"):
             _quiet_plugin_failures()
         if args.command == "run":
-            if config.state_dir is None:
-                config = attrs.evolve(config, state_dir=default_state_dir())
-            return asyncio.run(_run(args, config, out, err))
+            return asyncio.run(_run(args, _with_state_dir(config), out, err))
+        if args.command == "describe":
+            return asyncio.run(_describe(args, config, out, err))
         return asyncio.run(_list(args.command, args.json, config, out))
     except (ConfigError, UsageError) as exc:
         print(f"jamey: error: {exc}", file=err)
@@ -237,6 +346,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _with_state_dir(config: RuntimeConfig) -> RuntimeConfig:
+    """``config`` with a state directory: ``jamey run`` keeps state between commands."""
+    if config.state_dir is not None:  # JAMEY_HOME, checked by from_env()
+        return config
+    state_dir = default_state_dir()
+    problem = state_dir_problem(state_dir)
+    if problem is not None:
+        raise ConfigError(f"the state directory: {problem} (or set {HOME_VAR})")
+    return attrs.evolve(config, state_dir=state_dir)
 
 
 def _quiet_plugin_failures() -> None:

@@ -104,7 +104,8 @@ class RuntimeConfig:
         """Read the ``JAMEY_*`` variables of ``environ`` (default ``os.environ``).
 
         ``state_dir`` is ``JAMEY_HOME`` when that is set (not empty), else ``None``. A bad value
-        raises :class:`ConfigError` naming the variable.
+        raises :class:`ConfigError` naming the variable, and so does a ``JAMEY_HOME`` that
+        cannot be a directory (a file, or under one).
         """
         env = os.environ if environ is None else environ
         fields: dict[str, Any] = {}
@@ -129,7 +130,10 @@ class RuntimeConfig:
                 loose[rest] = value
         fields["connector_settings"] = connector_settings
         fields["single_underscore_settings"] = loose
-        fields["state_dir"] = home_dir(env)
+        state_dir = home_dir(env)
+        if state_dir is not None and (problem := state_dir_problem(state_dir)) is not None:
+            raise ConfigError(f"{HOME_VAR}: {problem}")
+        fields["state_dir"] = state_dir
         return cls(**fields)
 
 
@@ -196,6 +200,25 @@ def home_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     env = os.environ if environ is None else environ
     home = env.get(HOME_VAR)
     return Path(home).expanduser() if home else None
+
+
+def state_dir_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a state directory (a file is there, or above it), or ``None``.
+
+    A directory that does not exist yet is fine: the plugins that keep state create it.
+    """
+    for place in (path, *path.parents):
+        try:
+            if place.is_dir():
+                return None
+            exists = place.exists()
+        except OSError as exc:  # a path too long, or a component that cannot be searched
+            return f"{path} cannot be used: {exc.strerror or exc}"
+        if exists:
+            if place == path:
+                return f"{path} is a file, not a directory: point it at a directory"
+            return f"{path} cannot be created: {place} is a file, not a directory"
+    return None
 
 
 def default_state_dir(environ: Mapping[str, str] | None = None) -> Path:

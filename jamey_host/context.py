@@ -3,33 +3,52 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, final
-
-import attrs
+from typing import Any, Final, final
 
 from jamey_host.audit import AuditEvent, Outcome
 from jamey_host.call_audit import CallAudit
 
 
-# Frozen, not merely typed Final: the connector is handed this object, and must not be able to
-# relabel the events it emits (a changed user_id would mislabel the audit trail).
 @final
-@attrs.frozen(kw_only=True, eq=False)
 class ExecutionContext:
-    """The context of one ``execute_connector`` call, handed to the connector. Read-only."""
+    """The context of one ``execute_connector`` call, handed to the connector. Read-only.
 
-    #: The connector id being called.
-    connector: str
-    #: The ``action`` param, or ``None``.
-    action: str | None
-    #: Who is calling, as the host said.
-    user_id: str | None
-    #: The host's session, if it gave one.
-    session_id: str | None
-    #: This connector's settings from :class:`~jamey_host.RuntimeConfig`, read-only.
-    settings: Mapping[str, str]
-    # The call's audit trail; None when no sink listens.
-    _call_audit: CallAudit | None = attrs.field(default=None, repr=False, alias="call_audit")
+    Its attributes are ``Final``, so a type checker refuses a connector that assigns one (a
+    changed ``user_id`` would mislabel the audit trail), and ``__slots__`` refuses new ones;
+    as for pluggy's own ``HookImpl``, that is read-only enough for an object made per call.
+    """
+
+    __slots__ = ("_call_audit", "action", "connector", "session_id", "settings", "user_id")
+
+    def __init__(
+        self,
+        *,
+        connector: str,
+        action: str | None,
+        user_id: str | None,
+        session_id: str | None,
+        settings: Mapping[str, str],
+        call_audit: CallAudit | None = None,
+    ) -> None:
+        #: The connector id being called.
+        self.connector: Final = connector
+        #: The ``action`` param, or ``None``.
+        self.action: Final = action
+        #: Who is calling, as the host said.
+        self.user_id: Final = user_id
+        #: The host's session, if it gave one.
+        self.session_id: Final = session_id
+        #: This connector's settings from :class:`~jamey_host.RuntimeConfig`, read-only.
+        self.settings: Final = settings
+        # The call's audit trail; None when no sink listens.
+        self._call_audit: Final = call_audit
+
+    def __repr__(self) -> str:
+        return (
+            f"ExecutionContext(connector={self.connector!r}, action={self.action!r}, "
+            f"user_id={self.user_id!r}, session_id={self.session_id!r}, "
+            f"settings={self.settings!r})"
+        )
 
     @property
     def auditing(self) -> bool:

@@ -8,7 +8,8 @@
 3. gating: the connector's capability level must be granted; then, if its spec requires approval,
    an ``approve_execution`` implementation must answer True;
 4. a plugin registered into a running runtime must have finished its startup;
-5. the required params of the action (the one place where action specs will be checked);
+5. the required params of the action, when its spec declares them: every missing one is
+   reported at once, and the plugin is not called;
 6. the plugin's own ``execute_connector``, awaited if async: what it raises, or returns that is
    not a ``ConnectorResult``, becomes a failed result;
 7. whatever the end, cancellation included, the call's one ``connector.execute`` audit event.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import traceback
 from collections.abc import Mapping
 from typing import Final, final
 
@@ -34,8 +36,9 @@ from jamey_host.gating import ApprovalRequest, approval_refusal, capability_refu
 from jamey_host.hooks import PluginHooks
 from jamey_host.lifecycle import PluginLifecycle
 from jamey_host.plugin_record import ConnectorRecord
-from jamey_host.redaction import has_secret_key, redact
+from jamey_host.redaction import has_secret_key, redact, scrub, secret_values
 from jamey_host.results import ConnectorResult
+from jamey_host.specs import ConnectorSpec
 
 log = logging.getLogger("jamey_host")
 
@@ -145,13 +148,16 @@ class Dispatcher:
         connector = self._plugins.connector(name) if isinstance(name, str) else None
         if connector is None:
             return self._cannot_call(name), "failure"
+        spec = connector.spec
+        if call_audit is not None:
+            call_audit.conceal(_secrets(params, spec))
 
-        refusal = capability_refusal(connector.spec, self._granted)
-        if refusal is None and connector.spec.requires_approval:
+        refusal = capability_refusal(spec, self._granted)
+        if refusal is None and spec.requires_approval:
             request = ApprovalRequest(
                 connector=name,
                 action=action,
-                params=redact(params),
+                params=scrub(redact(params), _secrets(params, spec)),
                 user_id=user_id,
                 session_id=session_id,
             )
@@ -165,7 +171,9 @@ class Dispatcher:
             if self._plugins.connector(name) is not connector:  # its startup failed meanwhile
                 return self._cannot_call(name), "failure"
 
-        # Required params: checked here, before the plugin is called, once actions declare them.
+        missing = spec.missing_params(action, params)
+        if missing:
+            return ConnectorResult.fail(*(f"Missing {param}" for param in missing)), "failure"
 
         context = ExecutionContext(
             connector=name,
@@ -190,14 +198,14 @@ class Dispatcher:
             answer = connector.execute(name, dict(params), context)
             if inspect.isawaitable(answer):
                 answer = await answer
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             if _caller_cancelled():
                 raise
             # The plugin's own (an inner task it awaited was cancelled): a failure of the call.
-            log.exception("connector %r (plugin %r) raised CancelledError", name, plugin_name)
+            _log_raised(exc, name, plugin_name, _secrets(params, connector.spec))
             return _plugin_failed(name, "CancelledError"), "failure"
         except Exception as exc:
-            log.exception("connector %r (plugin %r) raised", name, plugin_name)
+            _log_raised(exc, name, plugin_name, _secrets(params, connector.spec))
             return _plugin_failed(name, type(exc).__name__), "failure"
         if not isinstance(answer, ConnectorResult):
             wrong = f"Connector {name} returned {type(answer).__name__}, not a ConnectorResult"
@@ -229,6 +237,20 @@ def params_problem(params: object) -> str | None:
         if not isinstance(value, str):
             return f"Invalid params: value of {key!r} is {type(value).__name__}, not str"
     return None
+
+
+def _secrets(params: Mapping[str, str], spec: ConnectorSpec) -> tuple[str, ...]:
+    """The call's param values that must not be shown: by their names, or by the spec."""
+    return secret_values(params, spec.is_secret_param if spec.has_secret_params else None)
+
+
+def _log_raised(exc: BaseException, name: str, plugin_name: str, secrets: tuple[str, ...]) -> None:
+    """Log what a plugin raised, with its traceback; the call's secret values never."""
+    if not secrets:
+        log.error("connector %r (plugin %r) raised", name, plugin_name, exc_info=exc)
+        return
+    text = scrub("".join(traceback.format_exception(exc)).rstrip(), secrets)
+    log.error("connector %r (plugin %r) raised\n%s", name, plugin_name, text)
 
 
 def _caller_cancelled() -> bool:

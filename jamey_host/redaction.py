@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 REDACTED = "***"
@@ -41,11 +41,19 @@ def has_secret_key(mapping: Mapping[str, Any]) -> bool:
 
 
 # The user-info of a URL ("https://user:password@host") is a credential wherever it appears.
-_URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@")
+# It ends at the URL's last "@", as URL parsers read it: a password may hold "/", "@", "?", "#"
+# or a space (base64 keys hold "/"), so none of those ends it. Only what a URL written in text
+# cannot hold does: a line break or tab, a quote, angle brackets. Greedy, so the last "@" wins;
+# a path with an "@" in it ("https://host/@team") is redacted too, which loses no secret.
+_URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^\t\n\r\f\v\"'<>`]*@")
 
 
 def redact_text(text: str) -> str:
-    """``text`` with the user-info of any URL in it replaced: ``https://***@host``."""
+    """``text`` with the user-info of any URL in it replaced: ``https://***@host``.
+
+    >>> redact_text("https://bot:KEY/AbC+dEf==@agent.example.com/")
+    'https://***@agent.example.com/'
+    """
     if "@" in text and "://" in text:
         return _URL_USERINFO.sub(r"\1***@", text)
     return text
@@ -92,3 +100,50 @@ def _redact_mapping(mapping: Mapping[Any, Any]) -> dict[Any, Any]:
             item = redact(item)
         redacted[key] = item
     return redacted
+
+
+def secret_values(
+    params: Mapping[str, str], declared_secret: Callable[[str], bool] | None = None
+) -> tuple[str, ...]:
+    """The values of ``params`` that must never be shown, longest first.
+
+    A value is secret when its param's name looks like a secret's (:func:`is_secret_key`), or
+    ``declared_secret(name)`` says so (a param an action spec declares ``secret``). Empty values
+    hide nothing and are left out.
+    """
+    if declared_secret is None and not has_secret_key(params):
+        return ()
+    values = {
+        value
+        for key, value in params.items()
+        if value
+        and isinstance(value, str)
+        and (is_secret_key(key) or (declared_secret is not None and declared_secret(key)))
+    }
+    return tuple(sorted(values, key=len, reverse=True))
+
+
+def scrub(value: Any, secrets: tuple[str, ...]) -> Any:
+    """A copy of ``value`` in which each of ``secrets`` is replaced by ``"***"`` in every string.
+
+    For values known to be secret whatever name they travel under (see :func:`secret_values`),
+    nested to any depth as :func:`redact` is; ``secrets`` longest first, so that no part of a
+    longer one is left behind by a shorter one inside it.
+
+    >>> scrub({"note": "key k-123 refused", "n": 1}, ("k-123",))
+    {'note': 'key *** refused', 'n': 1}
+    """
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, Mapping):
+        return {key: scrub(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub(item, secrets) for item in value]
+    if isinstance(value, tuple):
+        return tuple(scrub(item, secrets) for item in value)
+    return value

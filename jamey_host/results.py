@@ -60,8 +60,25 @@ class ConnectorResult:
         return cls(False, errors=errors, **fields)
 
     def json(self) -> Any:
-        """Parse :attr:`output` as JSON (``json.JSONDecodeError`` if it is not)."""
-        return json.loads(self.output)
+        """Parse :attr:`output` as JSON.
+
+        Raises ``ValueError`` saying so when the output is text (a connector's sentence such as
+        ``Agent registered successfully``) or empty (a failed call, usually), not JSON.
+        """
+        try:
+            return json.loads(self.output)
+        except json.JSONDecodeError:
+            raise ValueError(self._not_json()) from None
+
+    def _not_json(self) -> str:
+        # Never the output itself: the message may travel further than the result would.
+        if not self.output.strip():
+            failed = " of a failed call (see .errors)" if not self.success else ""
+            return f"ConnectorResult.output{failed} is empty, not JSON"
+        return (
+            f"ConnectorResult.output is text ({len(self.output)} characters), not JSON: read "
+            ".output itself (which actions answer JSON: the connector's docs, or jamey describe)"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as plain JSON-ready data."""

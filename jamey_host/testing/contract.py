@@ -8,6 +8,10 @@ A connector author subclasses it in a test module::
 
 and pytest runs the inherited ``test_*`` methods against that connector. Each failure says what
 is wrong and what to change in the connector.
+
+The battery's ordinary calls are one call of every action the spec declares, with the action's
+required params (values from ``sample_params``, else made up), unless the author lists them in
+``sample_calls``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import pytest
 
 from jamey_host import (
     AUDIT_LOGGER_NAME,
+    ActionSpec,
     AuditEvent,
     CapabilityLevel,
     ConnectorResult,
@@ -62,6 +67,8 @@ _FIX_RESULT: Final = (
 _FIX_RAISE: Final = (
     "return ConnectorResult.fail(...) instead: execute_connector must never raise for a bad call"
 )
+#: The made-up value of a param that the spec requires and ``sample_params`` does not give.
+_SAMPLE_PREFIX: Final = "jamey-contract-"
 
 
 class ConnectorContractWarning(UserWarning):
@@ -157,15 +164,21 @@ class ConnectorContract:
       gating never hides the connector from the battery);
     - ``settings``: this connector's settings (``{"timeout": "5"}``), or a whole
       ``connector_settings`` mapping (``{"my_connector": {"timeout": "5"}}``);
-    - ``sample_calls``: params of ordinary calls the battery drives (default: one call of the
-      first action in the spec, ``[{"action": spec.actions[0]}]``);
+    - ``sample_params``: values for params of the ordinary calls, by name (``{"url":
+      "https://agent.example.com"}``); a required param not given here gets a made-up value
+      (``jamey-contract-<name>``), and an optional one given here is added to every call of an
+      action that declares it;
+    - ``sample_calls``: the params of the ordinary calls, in place of the ones made from the
+      spec (one call of every declared action with its required params);
     - ``missing_params_calls``: params that must fail for lack of what is required
       (default ``[{}, {"action": ""}]``);
     - ``unknown_action``: an action name the connector does not have;
-    - ``secret_params``: param names the battery fills with a secret canary value;
-    - ``check_results_for_secrets``: also fail when a result carries a secret param's value
-      (off by default: a connector may echo what it was given, as the contract's echo example
-      does; the runtime redacts audit details and metadata by key name, never ``output``);
+    - ``secret_params``: param names the battery fills with a secret canary value, beside the
+      params the spec declares ``secret``;
+    - ``check_results_for_secrets``: fail when a result carries a secret param's value (on by
+      default; turn it off only for a connector whose job is to echo what it is given);
+    - ``every_call_may_fail``: the connector cannot succeed in a test (it needs a service the
+      test does not have), so ordinary calls that all fail are a warning, not a failure;
     - ``call_timeout``: seconds one call may take.
 
     Every battery test carries the ``asyncio`` marker itself, so it runs in pytest-asyncio's
@@ -177,6 +190,7 @@ class ConnectorContract:
     capabilities: ClassVar[Iterable[CapabilityLevel] | None] = None
     settings: ClassVar[Mapping[str, Any] | None] = None
     sample_calls: ClassVar[Sequence[Mapping[str, str]] | None] = None
+    sample_params: ClassVar[Mapping[str, str]] = MappingProxyType({})
     missing_params_calls: ClassVar[Sequence[Mapping[str, str]]] = ({}, {"action": ""})
     unknown_action: ClassVar[str] = "jamey_contract_no_such_action"
     secret_params: ClassVar[Sequence[str]] = (
@@ -187,7 +201,8 @@ class ConnectorContract:
         "authorization",
         "credential",
     )
-    check_results_for_secrets: ClassVar[bool] = False
+    check_results_for_secrets: ClassVar[bool] = True
+    every_call_may_fail: ClassVar[bool] = False
     call_timeout: ClassVar[float] = 10.0
 
     # -- the battery -----------------------------------------------------------------------
@@ -310,7 +325,7 @@ class ConnectorContract:
         runtime, plugin = await self._jamey_start(jamey_runtime)
         spec = self._jamey_spec(runtime)
         canary = f"jamey-canary-{secrets.token_hex(8)}"
-        secret_fill = dict.fromkeys(self.secret_params, canary)
+        secret_fill = dict.fromkeys(self._jamey_secret_names(spec), canary)
         calls = [
             {**params, **secret_fill}
             for params in [*self._jamey_samples(spec), {"action": self.unknown_action}]
@@ -324,7 +339,9 @@ class ConnectorContract:
                 problems.extend(
                     f"the result of a call through the runtime with params {shown} carries the "
                     f"secret in {where}: never put a secret param's value into output, errors, "
-                    "warnings or metadata"
+                    "warnings or metadata (echo redact(params), from jamey_host, if you must "
+                    "echo params; or set check_results_for_secrets = False on the contract "
+                    "class if echoing what it is given is the connector's job)"
                     for where in _paths(result.to_dict(), canary, "result")
                 )
             direct = await self._jamey_direct(
@@ -372,6 +389,106 @@ class ConnectorContract:
                     "a secret param's value into an exception's message"
                 )
         self._jamey_report(problems, header="a secret given in params leaked")
+
+    @pytest.mark.asyncio
+    async def test_declared_actions_accept_their_required_params(
+        self, jamey_runtime: RuntimeFactory
+    ) -> None:
+        """Each ordinary call (every declared action, its required params given) is accepted.
+
+        Accepted means not refused as an unknown action nor for a missing param; it may fail
+        for other reasons (an agent not found, an upstream down).
+        """
+        runtime, _ = await self._jamey_start(jamey_runtime)
+        spec = self._jamey_spec(runtime)
+        problems: list[str] = []
+        for params in self._jamey_samples(spec):
+            action = params.get("action")
+            if action not in spec.actions:
+                continue
+            result = await self._jamey_call(runtime, params)
+            for error in result.errors:
+                if error.startswith("Unknown action"):
+                    problems.append(
+                        f"the spec declares action {action!r}, but a call of it with params "
+                        f"{_show(params)} was refused with {error!r}: handle {action!r} in "
+                        "execute_connector, or remove it from the spec's actions"
+                    )
+                elif error.startswith("Missing "):
+                    problems.append(self._jamey_refused_as_missing(action, params, error))
+        self._jamey_report(problems)
+
+    @pytest.mark.asyncio
+    async def test_each_required_param_left_out_is_reported(
+        self, jamey_runtime: RuntimeFactory
+    ) -> None:
+        """Leaving out one required param is ``Missing NAME``, through the runtime and directly.
+
+        The runtime checks a declared action's required params before the plugin is called;
+        called directly, the plugin must still return a result rather than raise.
+        """
+        runtime, plugin = await self._jamey_start(jamey_runtime)
+        spec = self._jamey_spec(runtime)
+        problems: list[str] = []
+        for action in spec.action_specs:
+            complete = self._jamey_call_of(action)
+            for name in action.required:
+                params = {key: value for key, value in complete.items() if key != name}
+                result = await self._jamey_call(runtime, params)
+                if f"Missing {name}" not in result.errors:
+                    problems.append(
+                        f"a call of {action.name!r} without its required param {name!r} (params "
+                        f"{_show(params)}) gave errors {result.errors!r} through the runtime, "
+                        f"without 'Missing {name}': does register_connectors return the same "
+                        "spec on every call?"
+                    )
+                direct = await self._jamey_direct(runtime, plugin, params, "", tolerate=True)
+                if isinstance(direct, Exception):
+                    problems.append(
+                        f"execute_connector, called directly without the required param "
+                        f"{name!r} of {action.name!r} (params {_show(params)}), raised "
+                        f"{_describe(direct)}: the runtime checks required params, but called "
+                        f"directly the connector must still return "
+                        f'ConnectorResult.fail("Missing {name}")'
+                    )
+                elif not isinstance(direct, ConnectorResult):
+                    problems.append(self._jamey_wrong_type(direct, params))
+                else:
+                    self._jamey_expect_failure(
+                        direct, params, f"leaving out the required {name!r}", f"Missing {name}"
+                    )
+        self._jamey_report(problems)
+
+    @pytest.mark.asyncio
+    async def test_ordinary_calls_do_not_all_fail(self, jamey_runtime: RuntimeFactory) -> None:
+        """At least one ordinary call succeeds: one that fails them all is broken, or untested.
+
+        With ``every_call_may_fail = True`` (a connector that needs a service the test lacks),
+        calls that all fail are a :class:`ConnectorContractWarning` instead.
+        """
+        runtime, _ = await self._jamey_start(jamey_runtime)
+        spec = self._jamey_spec(runtime)
+        failures: list[str] = []
+        for params in self._jamey_samples(spec):
+            result = await self._jamey_call(runtime, params)
+            if result.success:
+                return
+            first = result.errors[0] if result.errors else "no error message"
+            failures.append(f"params {_show(params)}: {first}")
+        if not failures:
+            return
+        message = (
+            f"every ordinary call of {self._jamey_connector_id()!r} failed:\n"
+            + "\n".join(f"- {failure}" for failure in failures)
+            + "\nif the connector works, give the battery what a call needs to succeed "
+            "(sample_params, settings, or sample_calls on the contract class); if it cannot "
+            "succeed in a test (it needs a service the test lacks), set every_call_may_fail = "
+            "True"
+        )
+        if self.every_call_may_fail:
+            warnings.warn(ConnectorContractWarning(message), stacklevel=1)
+            return
+        pytest.fail(message, pytrace=False)
 
     # -- helpers (named _jamey_* so they do not clash with a subclass's own) ----------------
 
@@ -462,9 +579,45 @@ class ConnectorContract:
         )
 
     def _jamey_samples(self, spec: ConnectorSpec) -> list[Mapping[str, str]]:
+        """The ordinary calls: ``sample_calls``, else every declared action's own call."""
         if self.sample_calls is not None:
             return list(self.sample_calls)
-        return [{"action": spec.actions[0]}] if spec.actions else [{}]
+        return [self._jamey_call_of(action) for action in spec.action_specs] or [{}]
+
+    def _jamey_call_of(self, action: ActionSpec) -> dict[str, str]:
+        """A call of ``action``: its required params, and the ``sample_params`` it declares."""
+        params = {"action": action.name}
+        for name in action.required:
+            params[name] = self.sample_params.get(name, f"{_SAMPLE_PREFIX}{name}")
+        for name, value in self.sample_params.items():
+            if any(param.matches(name) for param in action.params):
+                params.setdefault(name, value)
+        return params
+
+    def _jamey_secret_names(self, spec: ConnectorSpec) -> list[str]:
+        """``secret_params``, and a name of each param the spec declares secret."""
+        names = dict.fromkeys(self.secret_params)
+        for action in spec.action_specs:
+            for param in action.params:
+                if param.secret:
+                    names[f"{param.prefix}jamey_contract" if param.family else param.name] = None
+        return list(names)
+
+    def _jamey_refused_as_missing(self, action: str, params: Mapping[str, str], error: str) -> str:
+        name = error.removeprefix("Missing ").strip("'\" ")
+        if name in params:
+            return (
+                f"a call of {action!r} with params {_show(params)} was refused with {error!r}, "
+                f"although {name!r} was given: does the connector read another name than the "
+                "spec declares?"
+            )
+        return (
+            f"a call of {action!r} with its required params ({_show(params)}) was refused "
+            f"with {error!r}: if the connector needs {name!r}, declare it in the action's "
+            f"spec, as ParamSpec({name!r}, required=True) when every call needs it (callers "
+            f"then learn of it), or as ParamSpec({name!r}) with a value in sample_params when "
+            "only some calls do"
+        )
 
     async def _jamey_call(self, runtime: Runtime, params: Mapping[str, str]) -> ConnectorResult:
         call = runtime.execute_connector(

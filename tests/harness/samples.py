@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 MODES = ("strict", "auto")
-BATTERY_SIZE = 8
+BATTERY_SIZE = 11
 
 #: A connector that does everything right, as a class plugin with async hooks.
 GOOD = """

@@ -31,6 +31,9 @@ def test_the_battery_has_the_tests_the_contract_names() -> None:
         "test_every_result_is_a_connector_result",
         "test_each_call_emits_one_execute_event",
         "test_no_secret_in_audit_events_results_or_logs",
+        "test_declared_actions_accept_their_required_params",
+        "test_each_required_param_left_out_is_reported",
+        "test_ordinary_calls_do_not_all_fail",
     }
 
 
@@ -54,13 +57,14 @@ def test_a_sloppy_connector_fails_with_messages_that_say_what_to_fix(
 ) -> None:
     pytester.makepyfile(test_sloppy=SLOPPY)
     result = run_inner(pytester, mode, "--show-capture=no")
-    result.assert_outcomes(passed=4, failed=4)
+    result.assert_outcomes(passed=BATTERY_SIZE - 5, failed=5)
     result.stdout.fnmatch_lines(
         [
             "FAILED *TestSloppy::test_unknown_action_fails_through_runtime*",
             "FAILED *TestSloppy::test_unknown_action_never_raises_when_called_directly*",
             "FAILED *TestSloppy::test_every_result_is_a_connector_result*",
             "FAILED *TestSloppy::test_no_secret_in_audit_events_results_or_logs*",
+            "FAILED *TestSloppy::test_ordinary_calls_do_not_all_fail*",
         ],
         consecutive=False,
     )
@@ -177,9 +181,10 @@ class TestEchoesSecret(ConnectorContract):
 
 
 class TestEchoesSecretAllowed(ConnectorContract):
-    """Echoing params (as the contract's own example does) passes unless results are checked."""
+    """A connector whose job is to echo what it is given opts out of the results check."""
     plugin = EchoesSecret
     connector_id = "echoes_secret"
+    check_results_for_secrets = False
 
 
 class RaisesSecret(Base):
@@ -333,6 +338,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     "TestNoneResult": {
         "test_every_result_is_a_connector_result": "execute_connector returned NoneType (a "
         'missing return statement?) instead of a ConnectorResult for params {"action": "go"}',
+        "test_ordinary_calls_do_not_all_fail": "every ordinary call of 'none_result' failed:\n"
+        '- params {"action": "go"}: Connector none_result returned NoneType, not a '
+        "ConnectorResult",
     },
     "TestOwnExecuteEvent": {
         "test_each_call_emits_one_execute_event": "produced 2 'connector.execute' events "
@@ -349,10 +357,11 @@ EXPECTED: dict[str, dict[str, str]] = {
     },
     "TestRaisesSecret": {
         "test_every_result_is_a_connector_result": "execute_connector raised ValueError at ",
+        "test_ordinary_calls_do_not_all_fail": "every ordinary call of 'raises_secret' failed",
+        # The runtime's own log of the exception hides the call's secrets; called directly, the
+        # plugin is caught all the same.
         "test_no_secret_in_audit_events_results_or_logs": "raised ValueError whose message "
-        "carries the secret: never put a secret param's value into an exception\n- a log "
-        "record of logger 'jamey_host' at ERROR holds an exception whose message carries "
-        "the secret",
+        "carries the secret: never put a secret param's value into an exception",
     },
     "TestSilentFailure": {
         "test_unknown_action_fails_through_runtime": "an unknown action (params "
@@ -362,7 +371,14 @@ EXPECTED: dict[str, dict[str, str]] = {
     # Accepting an unknown action is allowed (the contract's own echo example does), with a
     # ConnectorContractWarning saying so; see test_accepting_anything_is_a_warning.
     "TestAcceptsAnything": {},
-    "TestContractEcho": {},
+    # ... but echoing every param hands back a secret given as one.
+    "TestContractEcho": {
+        "test_no_secret_in_audit_events_results_or_logs": "carries the secret in "
+        "result['output']: never put a secret param's value into output, errors, warnings or "
+        "metadata (echo redact(params), from jamey_host, if you must echo params; or set "
+        "check_results_for_secrets = False on the contract class if echoing what it is given "
+        "is the connector's job)",
+    },
     "TestBadSpec": dict.fromkeys(
         BATTERY,
         "the plugin did not load into the runtime (BadSpec: failed, ValueError: "
@@ -393,6 +409,7 @@ EXPECTED: dict[str, dict[str, str]] = {
             "test_unknown_action_never_raises_when_called_directly",
             "test_missing_params_never_raise_when_called_directly",
             "test_every_result_is_a_connector_result",
+            "test_each_required_param_left_out_is_reported",  # "go" requires nothing
         )
     },
     "TestConfiguredFlatSettings": {},
@@ -424,11 +441,280 @@ def test_accepting_anything_is_a_warning_that_says_what_to_consider(
 ) -> None:
     pytester.makepyfile(test_variants=VARIANTS)
     result = run_inner(pytester, "strict", "test_variants.py::TestContractEcho")
-    result.assert_outcomes(passed=BATTERY_SIZE, warnings=6)  # 2 unknown-action, 4 missing
+    # 2 unknown-action warnings, 4 missing-params ones; the echoed secret fails (see EXPECTED)
+    result.assert_outcomes(passed=BATTERY_SIZE - 1, failed=1, warnings=6)
     result.stdout.fnmatch_lines(
         [
             "*ConnectorContractWarning: an unknown action (params "
             '{"action": "jamey_contract_no_such_action"}) gave success=True: consider checking '
             "the params and returning ConnectorResult.fail(*",
         ]
+    )
+
+
+# -- issue 13 item 15: mistakes the battery used to miss, caught by default --------------------
+
+SPECS = '''
+import json
+
+from jamey_host import (
+    ActionSpec, CapabilityLevel, ConnectorResult, ConnectorSpec, ParamSpec, hookimpl, redact,
+)
+from jamey_host.testing import ConnectorContract
+
+NOTES = (
+    ActionSpec("add", "Add a note", params=(
+        ParamSpec("title", "the title", required=True),
+        ParamSpec("pin", "the owner's PIN", required=True, secret=True),
+        ParamSpec("tag_*", "tags"),
+    )),
+    ActionSpec("list", "List the notes"),
+)
+
+
+def spec(cid, actions=NOTES):
+    return ConnectorSpec(id=cid, name=cid, version="1.0", description="d",
+                         capability_level=CapabilityLevel.READ_ONLY, actions=actions)
+
+
+class Notes:
+    """Correct, with action specs: every test passes, with no warning."""
+    cid = "notes"
+
+    def __init__(self):
+        self.notes = []
+
+    @hookimpl
+    def register_connectors(self):
+        return [spec(self.cid)]
+
+    @hookimpl
+    def execute_connector(self, params, context):
+        action = params.get("action")
+        if not action:
+            return ConnectorResult.fail("Missing 'action' parameter")
+        if action == "add":
+            missing = [f"Missing {name}" for name in ("title", "pin") if name not in params]
+            if missing:
+                return ConnectorResult.fail(*missing)
+            return self.add(params)
+        if action == "list":
+            return self.list()
+        return ConnectorResult.fail(f"Unknown action: {action}")
+
+    def add(self, params):
+        self.notes.append(params["title"])
+        return ConnectorResult.ok("added")
+
+    def list(self):
+        return ConnectorResult.ok(json.dumps(self.notes))
+
+
+class TestNotes(ConnectorContract):
+    plugin = Notes
+    connector_id = "notes"
+
+
+class SecondActionReturnsADict(Notes):
+    cid = "dict_second"
+    def list(self):
+        return {"notes": self.notes}
+
+
+class TestSecondActionReturnsADict(ConnectorContract):
+    plugin = SecondActionReturnsADict
+    connector_id = "dict_second"
+
+
+class EchoesTheApiKey:
+    """No action specs at all: the api_key is a secret by its name."""
+
+    @hookimpl
+    def register_connectors(self):
+        return [spec("echo_key", actions=("login",))]
+
+    @hookimpl
+    def execute_connector(self, params, context):
+        if params.get("action") != "login":
+            return ConnectorResult.fail(f"Unknown action: {params.get('action')}")
+        return ConnectorResult.ok(f"logged in with {params.get('api_key')}")
+
+
+class TestEchoesTheApiKey(ConnectorContract):
+    plugin = EchoesTheApiKey
+    connector_id = "echo_key"
+
+
+class EchoesItsSecretParam(Notes):
+    """The PIN is secret by its spec, not by its name."""
+    cid = "echo_pin"
+    def add(self, params):
+        return ConnectorResult.ok(json.dumps(dict(params)))
+
+
+class TestEchoesItsSecretParam(ConnectorContract):
+    plugin = EchoesItsSecretParam
+    connector_id = "echo_pin"
+
+
+class FailsEveryCall(Notes):
+    cid = "always_fails"
+    def add(self, params):
+        return ConnectorResult.fail("backend unavailable")
+    def list(self):
+        return ConnectorResult.fail("backend unavailable")
+
+
+class TestFailsEveryCall(ConnectorContract):
+    plugin = FailsEveryCall
+    connector_id = "always_fails"
+
+
+class TestFailsEveryCallOnPurpose(TestFailsEveryCall):
+    every_call_may_fail = True
+
+
+class ReadsAnUndeclaredParam(Notes):
+    cid = "undeclared"
+    def add(self, params):
+        if "owner" not in params:
+            return ConnectorResult.fail("Missing owner")
+        return ConnectorResult.ok("added")
+
+
+class TestReadsAnUndeclaredParam(ConnectorContract):
+    plugin = ReadsAnUndeclaredParam
+    connector_id = "undeclared"
+
+
+class TestReadsAnUndeclaredParamGivenIt(TestReadsAnUndeclaredParam):
+    """Given in sample_params, though optional in the spec: then the call is complete."""
+    sample_params = {"owner": "bob"}
+
+
+class ReadsAnUndeclaredParamDeclared(ReadsAnUndeclaredParam):
+    cid = "declared_owner"
+    @hookimpl
+    def register_connectors(self):
+        add = ActionSpec("add", params=(*NOTES[0].params, ParamSpec("owner")))
+        return [spec(self.cid, actions=(add, NOTES[1]))]
+
+
+class TestSampleParamsFillOptionalParams(ConnectorContract):
+    plugin = ReadsAnUndeclaredParamDeclared
+    connector_id = "declared_owner"
+    sample_params = {"owner": "bob", "title": "Groceries"}
+
+
+class ForgetsAnAction(Notes):
+    cid = "forgets"
+    def list(self):
+        return ConnectorResult.fail("Unknown action: list")
+
+
+class TestForgetsAnAction(ConnectorContract):
+    plugin = ForgetsAnAction
+    connector_id = "forgets"
+
+
+class TrustsTheRuntime(Notes):
+    """Reads its required params without looking: fine through the runtime, not directly."""
+    cid = "trusting"
+    @hookimpl
+    def execute_connector(self, params, context):
+        if params.get("action") == "add":
+            return ConnectorResult.ok(f"added {params['title']}")
+        return super().execute_connector(params, context)
+
+
+class TestTrustsTheRuntime(ConnectorContract):
+    plugin = TrustsTheRuntime
+    connector_id = "trusting"
+'''
+
+#: class in SPECS -> {battery test: a fragment of its failure message}; the others must pass.
+SPEC_EXPECTED: dict[str, dict[str, str]] = {
+    "TestNotes": {},
+    "TestSecondActionReturnsADict": {
+        "test_every_result_is_a_connector_result": "- execute_connector returned dict instead "
+        'of a ConnectorResult for params {"action": "list"}: return ConnectorResult.ok(output) '
+        "or ConnectorResult.fail('what went wrong')",
+    },
+    "TestEchoesTheApiKey": {
+        "test_no_secret_in_audit_events_results_or_logs": "the result of a call through the "
+        'runtime with params {"action": "login", "api_key": "<secret>", ',
+    },
+    "TestEchoesItsSecretParam": {
+        "test_no_secret_in_audit_events_results_or_logs": '"pin": "<secret>", "secret": '
+        '"<secret>", "title": "jamey-contract-title", "token": "<secret>"} carries the secret '
+        "in result['output']: never put a secret param's value into output",
+    },
+    "TestFailsEveryCall": {
+        "test_ordinary_calls_do_not_all_fail": "every ordinary call of 'always_fails' failed:\n"
+        '- params {"action": "add", "pin": "jamey-contract-pin", "title": '
+        '"jamey-contract-title"}: backend unavailable\n'
+        '- params {"action": "list"}: backend unavailable\n'
+        "if the connector works, give the battery what a call needs to succeed (sample_params, "
+        "settings, or sample_calls on the contract class); if it cannot succeed in a test (it "
+        "needs a service the test lacks), set every_call_may_fail = True",
+    },
+    "TestFailsEveryCallOnPurpose": {},  # a warning instead: see below
+    "TestReadsAnUndeclaredParam": {
+        "test_declared_actions_accept_their_required_params": "a call of 'add' with its "
+        'required params ({"action": "add", "pin": "jamey-contract-pin", "title": '
+        "\"jamey-contract-title\"}) was refused with 'Missing owner': if the connector needs "
+        "'owner', declare it in the action's spec, as ParamSpec('owner', required=True) when "
+        "every call needs it (callers then learn of it), or as ParamSpec('owner') with a value "
+        "in sample_params when only some calls do",
+    },
+    # sample_params holds owner, but the spec does not declare it: the calls still lack it
+    "TestReadsAnUndeclaredParamGivenIt": {
+        "test_declared_actions_accept_their_required_params": "refused with 'Missing owner'",
+    },
+    "TestSampleParamsFillOptionalParams": {},
+    "TestForgetsAnAction": {
+        "test_declared_actions_accept_their_required_params": "the spec declares action "
+        '\'list\', but a call of it with params {"action": "list"} was refused with '
+        "'Unknown action: list': handle 'list' in execute_connector, or remove it from the "
+        "spec's actions",
+    },
+    "TestTrustsTheRuntime": {
+        "test_each_required_param_left_out_is_reported": "- execute_connector, called directly "
+        'without the required param \'title\' of \'add\' (params {"action": "add", "pin": '
+        '"jamey-contract-pin"}), raised KeyError at ',
+    },
+}
+
+
+@pytest.mark.parametrize("variant", sorted(SPEC_EXPECTED))
+def test_mistakes_once_missed_are_caught_by_default(
+    pytester: pytest.Pytester, variant: str
+) -> None:
+    pytester.makepyfile(test_specs=SPECS)
+    reprec = pytester.inline_run(*inner_args("strict"), f"test_specs.py::{variant}")
+    expected = SPEC_EXPECTED[variant]
+    assert outcomes(reprec) == {
+        f"{variant}::{name}": "failed" if name in expected else PASS for name in BATTERY
+    }
+    for name, fragment in expected.items():
+        text = failure_text(reprec, f"{variant}::{name}")
+        assert fragment in text, text
+        assert "jamey-canary-" not in text
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_correct_connector_with_action_specs_passes_without_a_warning(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    pytester.makepyfile(test_specs=SPECS)
+    result = run_inner(pytester, mode, "-W", "error", "test_specs.py::TestNotes")
+    result.assert_outcomes(passed=BATTERY_SIZE, warnings=0)
+
+
+def test_a_connector_that_may_fail_every_call_is_warned(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_specs=SPECS)
+    result = run_inner(pytester, "strict", "test_specs.py::TestFailsEveryCallOnPurpose")
+    result.assert_outcomes(passed=BATTERY_SIZE, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*ConnectorContractWarning: every ordinary call of 'always_fails' failed:*"]
     )

@@ -306,7 +306,7 @@ def test_an_unknown_option_is_named(env: dict[str, str]) -> None:
 def test_no_command_lists_the_commands(env: dict[str, str]) -> None:
     done = jamey(env=env)
     assert done.returncode == 2
-    assert "plugins, connectors, run" in done.stderr
+    assert "plugins, connectors, describe, run" in done.stderr
 
 
 def test_run_param_with_an_empty_key_says_so(env: dict[str, str]) -> None:
@@ -358,3 +358,190 @@ def test_a_plugin_command_module_is_imported_only_when_needed(
     assert imported_by("run", "--help") == []
     assert imported_by("hello") == ["fake_hello_cmd"]
     assert imported_by("--help") == ["fake_hello_cmd", "fake_other_cmd"]
+
+
+# -- jamey describe, and what jamey run says about params (contract section 10) -------------------
+
+NOTES_PLUGIN = """
+    from jamey_host import (
+        ActionSpec, CapabilityLevel, ConnectorResult, ConnectorSpec, ParamSpec, hookimpl,
+    )
+
+    SPEC = ConnectorSpec(
+        id="notes", name="Notes", version="2.0", description="Keeps notes",
+        capability_level=CapabilityLevel.READ_WRITE,
+        actions=(
+            ActionSpec("add", "Add a note", params=(
+                ParamSpec("title", "the note's title", required=True),
+                ParamSpec("body", "what it says", required=True),
+                ParamSpec("token", "the owner's token", required=True, secret=True),
+                ParamSpec("tag_*", "tags"),
+            )),
+            "list",
+        ),
+    )
+
+    class Notes:
+        @hookimpl
+        def register_connectors(self):
+            return [SPEC]
+
+        @hookimpl
+        def runtime_startup(self, runtime):
+            state_dir = runtime.config.state_dir
+            if state_dir is not None:
+                state_dir.mkdir(parents=True, exist_ok=True)
+                if not (state_dir / "notes.db").exists():
+                    (state_dir / "notes.db").write_text("")
+                    runtime.audit("notes.file_created", outcome="warning", connector="notes",
+                                  path=str(state_dir / "notes.db"), message="a new notes file")
+            runtime.audit("notes.started", outcome="info", connector="notes")
+
+        @hookimpl
+        def execute_connector(self, params, context):
+            context.audit("notes.odd", outcome="warning", message="seen during a call")
+            if context.action == "list":
+                return ConnectorResult.ok("[]")
+            if context.action == "add":
+                return ConnectorResult.ok("added")
+            return ConnectorResult.fail(f"Unknown action: {context.action}")
+"""
+
+
+@pytest.fixture
+def notes(env: dict[str, str], site: FakeSite) -> dict[str, str]:
+    site.module("fake_notes", NOTES_PLUGIN)
+    site.entry_point("jamey_host", "notes = fake_notes:Notes")
+    env["JAMEY_LOAD_PLUGINS"] = "notes"
+    return env
+
+
+def test_describe_prints_every_action_with_its_params(notes: dict[str, str]) -> None:
+    done = jamey("describe", "notes", env=notes)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert lines[0] == "notes: Notes 2.0"
+    assert "  capability read_write (granted); no approval needed" in lines
+    assert "add: Add a note" in lines
+    rows = {
+        line.split()[0]: line for line in lines if line.startswith("  ") and "capab" not in line
+    }
+    assert rows["title"].split(None, 2)[1:] == ["required", "the note's title"]
+    assert rows["token"].split(None, 3)[1:] == ["required,", "secret", "the owner's token"]
+    assert rows["tag_*"].split(None, 2)[1:] == ["optional", "tags"]
+    assert lines[lines.index("list") + 1] == "  (no params)"
+    assert lines[-1] == "Call one: jamey run notes action=add title=... body=... token=..."
+
+
+def test_describe_json_is_the_connectors_json_entry(notes: dict[str, str]) -> None:
+    done = jamey("describe", "notes", "--json", env=notes)
+    assert done.returncode == 0, done.stderr
+    described = json.loads(done.stdout)
+    assert {"id", "name", "capability_level", "actions"} <= set(described)
+    assert described["id"] == "notes"
+    assert described["capability_level"] == "read_write"
+    add, listing = described["actions"]
+    assert add["name"] == "add"
+    assert add["description"] == "Add a note"
+    assert add["params"][2] == {
+        "name": "token",
+        "description": "the owner's token",
+        "required": True,
+        "secret": True,
+    }
+    assert listing == {"name": "list", "description": "", "params": []}
+    (listed,) = json.loads(jamey("connectors", "--json", env=notes).stdout)
+    assert listed == described
+
+
+def test_describe_an_unknown_or_unavailable_connector_exits_1(
+    notes: dict[str, str], site: FakeSite
+) -> None:
+    done = jamey("describe", "nosuch", env=notes)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == "jamey: error: Connector not found: nosuch\n"
+    site.module("fake_fragile", FRAGILE_PLUGIN)
+    site.entry_point("jamey_host", "fragile = fake_fragile:Fragile")
+    notes["JAMEY_LOAD_PLUGINS"] = "fragile"
+    done = jamey("describe", "fragile", "--json", env=notes)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        "jamey: error: Connector unavailable: fragile: Invalid setting timeout: expected a "
+        "number of seconds, got 'abc'\n"
+    )
+
+
+def test_run_help_points_to_describe(env: dict[str, str]) -> None:
+    done = jamey("run", "echo", "--help", env=env)
+    assert done.returncode == 0
+    assert "jamey describe CONNECTOR" in " ".join(done.stdout.split())
+
+
+def test_run_reports_every_missing_param_and_points_to_describe(notes: dict[str, str]) -> None:
+    done = jamey("run", "notes", "action=add", "body=", env=notes)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-3:] == [
+        "error: Missing title",
+        "error: Missing token",
+        "hint: jamey describe notes lists its actions and the params each takes",
+    ]
+    unknown = jamey("run", "notes", "action=remove", env=notes)
+    assert unknown.stderr.splitlines()[-1].startswith("hint: jamey describe notes")
+    fine = jamey("run", "notes", "action=add", "title=t", "body=b", "token=x", env=notes)
+    assert fine.returncode == 0, fine.stderr
+    assert "hint" not in fine.stderr
+
+
+def test_run_says_once_what_a_first_run_created_and_the_startup_warnings(
+    notes: dict[str, str],
+) -> None:
+    home = Path(notes["JAMEY_HOME"])
+    first = jamey("run", "notes", "action=list", env=notes)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "[]\n"
+    assert first.stderr.splitlines() == [
+        f"jamey: warning: notes.file_created: a new notes file (path: {home / 'notes.db'})",
+        f"jamey: created notes.db in {home} (the state directory; JAMEY_HOME chooses another)",
+    ]
+    again = jamey("run", "notes", "action=list", env=notes)
+    assert (again.returncode, again.stderr) == (0, "")  # a warning during the call is not shown
+    # --audit prints every event already: no second line for the same warning
+    (home / "notes.db").unlink()
+    audited = jamey("run", "notes", "action=list", "--audit", env=notes)
+    assert "jamey: warning:" not in audited.stderr
+    assert audited.stderr.count("notes.file_created") == 1
+
+
+@pytest.mark.parametrize("command", [["run", "echo", "action=echo"], ["plugins"], ["connectors"]])
+@pytest.mark.parametrize("under", [False, True])
+def test_jamey_home_that_cannot_be_a_directory_is_one_line_exit_2(
+    env: dict[str, str], tmp_path: Path, command: list[str], under: bool
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a directory")
+    env["JAMEY_HOME"] = str(a_file / "state" if under else a_file)
+    done = jamey(*command, env=env)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    if under:
+        expected = f"JAMEY_HOME: {a_file / 'state'} cannot be created: {a_file} is a file"
+    else:
+        expected = f"JAMEY_HOME: {a_file} is a file, not a directory"
+    assert done.stderr.startswith(f"jamey: error: {expected}")
+    assert len(done.stderr.splitlines()) == 1
+
+
+def test_a_default_state_directory_that_is_a_file_is_named(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    del env["JAMEY_HOME"]
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "jamey").write_text("")
+    done = jamey("run", "echo", "action=echo", env=env)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"jamey: error: the state directory: {tmp_path / 'data' / 'jamey'} is a file, not a "
+        "directory: point it at a directory (or set JAMEY_HOME)\n"
+    )

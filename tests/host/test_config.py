@@ -100,6 +100,20 @@ def test_from_env_takes_the_state_directory_from_jamey_home(tmp_path: Path) -> N
     assert config.connector_settings == {}  # JAMEY_HOME is not a connector setting
 
 
+def test_jamey_home_that_cannot_be_a_directory_names_the_variable_and_the_file(
+    tmp_path: Path,
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    with pytest.raises(ConfigError, match=rf"^JAMEY_HOME: {a_file} is a file, not a directory"):
+        RuntimeConfig.from_env({"JAMEY_HOME": str(a_file)})
+    with pytest.raises(ConfigError, match=f"cannot be created: {a_file} is a file"):
+        RuntimeConfig.from_env({"JAMEY_HOME": str(a_file / "x" / "y")})
+    # a directory that does not exist yet is fine: the plugins that keep state create it
+    missing = tmp_path / "new" / "state"
+    assert RuntimeConfig.from_env({"JAMEY_HOME": str(missing)}).state_dir == missing
+
+
 def test_without_jamey_home_an_embedded_runtime_keeps_state_in_memory() -> None:
     assert RuntimeConfig.from_env({}).state_dir is None
     assert RuntimeConfig.from_env({"JAMEY_HOME": ""}).state_dir is None  # empty means unset

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import copy
+import logging
 
 import pytest
 
-from jamey_host import REDACTED, redact
+from jamey_host import AUDIT_LOGGER_NAME, REDACTED, AuditEvent, Runtime, redact
 from jamey_host.redaction import has_secret_key
+from jamey_host.testing import JameyTestingAuditRecorder
+
+from .plugins import ConnectorPlugin
 
 
 @pytest.mark.parametrize(
@@ -88,12 +92,52 @@ def test_scalars_pass_through() -> None:
             "see ftp://***@files.example and https://x.example",
         ),
         ("mail bob@example.com", "mail bob@example.com"),
-        ("https://agent.example/@handle", "https://agent.example/@handle"),
+        ("https://agent.example/api", "https://agent.example/api"),
+        # A password may hold "/", "@", a space, "?" or "#": the URL's last "@" ends the user-info.
+        ("https://bot:KEY/AbC+dEf==@agent.example.com/", "https://***@agent.example.com/"),
+        ("https://bot:my key@agent.example.com/x", "https://***@agent.example.com/x"),
+        ("https://bot:a@b@c@agent.example.com", "https://***@agent.example.com"),
+        ("https://bot:p?q#r@agent.example.com/", "https://***@agent.example.com/"),
+        ("https://bot:/@/x/@agent.example.com:8443/t", "https://***@agent.example.com:8443/t"),
+        (
+            "Got: 'https://bot:KEY/AbC@agent.example.com/' (refused)",
+            "Got: 'https://***@agent.example.com/' (refused)",
+        ),
+        # ... so a path that holds an "@" is hidden too: a path may be lost, a key never shown.
+        ("https://agent.example/@handle", "https://***@handle"),
     ],
 )
 def test_the_user_info_of_a_url_is_redacted_in_any_string(text: str, expected: str) -> None:
     assert redact({"url": text}) == {"url": expected}
     assert redact([text]) == [expected]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bot:KEY/AbC+dEf==@agent.example.com/",
+        "https://bot:KEY AbC+dEf==@agent.example.com/",
+        "https://bot:KEY@AbC+dEf==@agent.example.com/",
+        "https://KEY/AbC+dEf==@agent.example.com/",
+    ],
+)
+async def test_a_url_key_never_reaches_the_execute_event_or_the_json_audit_line(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 14 item 2: the audit trail of a refused registration keeps no part of the key."""
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER_NAME)
+    events: list[AuditEvent] = []
+    async with Runtime(
+        plugins=[ConnectorPlugin(), JameyTestingAuditRecorder(events)], load_entrypoints=False
+    ) as runtime:
+        await runtime.execute_connector("thing", {"action": "go", "url": url})
+    (execute,) = [event for event in events if event.event == "connector.execute"]
+    assert execute.details["params"]["url"] == "https://***@agent.example.com/"
+    lines = [r.getMessage() for r in caplog.records if r.name == AUDIT_LOGGER_NAME]
+    assert lines
+    for text in [execute.to_json(), *lines]:
+        assert "KEY" not in text
+        assert "AbC" not in text
 
 
 def test_has_secret_key_judges_names_and_ignores_keys_that_are_not_strings() -> None:

@@ -29,9 +29,29 @@ def test_result_fail_keeps_errors_in_order_and_fields() -> None:
     assert result.agents_contacted == ["a1"]
 
 
-def test_result_json_raises_on_non_json_output() -> None:
-    with pytest.raises(json.JSONDecodeError):
-        ConnectorResult.ok("not json").json()
+def test_result_json_of_text_says_the_output_is_text() -> None:
+    with pytest.raises(ValueError, match=r"^ConnectorResult\.output is text") as raised:
+        ConnectorResult.ok("Agent registered successfully").json()
+    assert type(raised.value) is ValueError  # not a bare JSONDecodeError
+    assert str(raised.value) == (
+        "ConnectorResult.output is text (29 characters), not JSON: read .output itself (which "
+        "actions answer JSON: the connector's docs, or jamey describe)"
+    )
+    assert raised.value.__cause__ is None
+    assert raised.value.__suppress_context__
+
+
+def test_result_json_of_a_failed_call_says_its_output_is_empty() -> None:
+    with pytest.raises(ValueError, match=r"^ConnectorResult\.output of a failed call \(see "):
+        ConnectorResult.fail("Missing task").json()
+    with pytest.raises(ValueError, match=r"^ConnectorResult\.output is empty, not JSON$"):
+        ConnectorResult.ok("  ").json()
+
+
+def test_result_json_never_shows_the_output() -> None:
+    with pytest.raises(ValueError, match="is text") as raised:
+        ConnectorResult.ok("patient-record-123 is not json").json()
+    assert "patient-record-123" not in str(raised.value)
 
 
 def test_result_field_types_are_lists_and_dicts_of_str() -> None:

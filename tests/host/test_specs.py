@@ -83,7 +83,7 @@ def test_spec_is_frozen_and_to_dict() -> None:
         "description": "Searches",
         "capability_level": "web_access",
         "requires_approval": True,
-        "actions": ["search"],
+        "actions": [{"name": "search", "description": "", "params": []}],
     }
 
 

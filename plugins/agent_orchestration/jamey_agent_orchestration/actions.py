@@ -52,7 +52,14 @@ from jamey_agent_orchestration.params import (
 from jamey_agent_orchestration.registration import describe_agent
 from jamey_agent_orchestration.settings import CONNECTOR_ID, Network
 from jamey_agent_orchestration.store.base import AgentStore, RegistryError
-from jamey_host import CapabilityLevel, ConnectorResult, ConnectorSpec, ExecutionContext
+from jamey_host import (
+    ActionSpec,
+    CapabilityLevel,
+    ConnectorResult,
+    ConnectorSpec,
+    ExecutionContext,
+    ParamSpec,
+)
 
 __all__ = ["HANDLERS", "SPEC", "Actions"]
 
@@ -329,6 +336,13 @@ HANDLERS: Final[Mapping[str, Handler]] = {
     "cancel_task": Actions.cancel_task,
 }
 
+_AGENT_ID: Final = "1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
+_TASK_PARAMS: Final = ParamSpec(
+    "param_*", "task params: param_NAME=VALUE reaches the agent as NAME=VALUE"
+)
+
+#: What each action takes, in the order of HANDLERS. Outputs: JSON text for send_task,
+#: broadcast and list_agents; a sentence for register_agent and unregister_agent.
 SPEC: Final = ConnectorSpec(
     id=CONNECTOR_ID,
     name="Agent orchestration",
@@ -336,7 +350,59 @@ SPEC: Final = ConnectorSpec(
     description="Delegates tasks to remote AI agents over verified HTTPS",
     capability_level=CapabilityLevel.AGENT_ORCHESTRATION,
     requires_approval=False,
-    actions=tuple(HANDLERS),
+    actions=(
+        ActionSpec(
+            "register_agent",
+            "Register a remote agent; output: the text 'Agent registered successfully'",
+            params=(
+                ParamSpec("agent_id", f"unique id: {_AGENT_ID}", required=True),
+                ParamSpec("name", "human-readable name; required for a jamey agent"),
+                ParamSpec(
+                    "url",
+                    "https://host[:port][/base]; tasks go to {url}/api/v1/tasks",
+                    required=True,
+                ),
+                ParamSpec(
+                    "api_key",
+                    "the agent's key, sent as 'Authorization: Bearer ...'; never shown",
+                    required=True,
+                    secret=True,
+                ),
+                ParamSpec("capabilities", "comma-separated, e.g. summarize,translate"),
+                ParamSpec("replace", "true overwrites an agent with this id (a new URL or key)"),
+            ),
+        ),
+        ActionSpec(
+            "send_task",
+            "Send a task to one agent, by agent_id or by capability (round-robin); "
+            "output: the agent's answer, as JSON",
+            params=(
+                ParamSpec("task", "the task name the agent understands", required=True),
+                ParamSpec("agent_id", "send to this agent (give agent_id or capability)"),
+                ParamSpec("capability", "send to the next agent offering it, in turn"),
+                _TASK_PARAMS,
+            ),
+        ),
+        ActionSpec(
+            "broadcast",
+            "Send a task to every agent at once; output: a JSON object "
+            '{agent_id: answer or {"error": message}}',
+            params=(
+                ParamSpec("task", "the task name", required=True),
+                ParamSpec("capability", "only the agents offering it"),
+                _TASK_PARAMS,
+            ),
+        ),
+        ActionSpec(
+            "list_agents",
+            "List the registered agents; output: a JSON list of {id, name, url, capabilities}",
+        ),
+        ActionSpec(
+            "unregister_agent",
+            "Remove an agent; output: the text 'Agent unregistered successfully'",
+            params=(ParamSpec("agent_id", "the agent to remove", required=True),),
+        ),
+    ),
 )
 
 

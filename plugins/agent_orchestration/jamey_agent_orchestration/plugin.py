@@ -91,7 +91,13 @@ class AgentOrchestrationPlugin:
 
     async def _open(self, state_dir: Path | None, audit: AuditFn) -> None:
         settings = self.settings
-        store, created_key_file = await asyncio.to_thread(open_store, settings, state_dir)
+
+        def on_problem(agent_id: str, error: str) -> None:  # a stored record that is not usable
+            audit("agent.registry_error", outcome="failure", agent_id=agent_id, error=error)
+
+        store, created_key_file = await asyncio.to_thread(
+            functools.partial(open_store, settings, state_dir, on_problem=on_problem)
+        )
         if created_key_file is not None:
             audit(
                 "agent_orchestration.key_file_created",

@@ -15,6 +15,7 @@ from typing import Final
 
 import attrs
 
+from jamey_agent_orchestration.database_url import DatabaseUrl, looks_like_url
 from jamey_host import split_list
 
 __all__ = ["CONNECTOR_ID", "AgentSettings", "Network"]
@@ -58,6 +59,11 @@ def _path(raw: str) -> Path:
     return Path(raw).expanduser()
 
 
+def _registry(raw: str) -> Path | DatabaseUrl:
+    """A file path (SQLite), or a ``postgresql://`` URL (the shared registry)."""
+    return DatabaseUrl(raw) if looks_like_url(raw) else _path(raw)
+
+
 _PARSERS: Final[Mapping[str, Callable[[str], object]]] = {
     "timeout": _positive_float,
     "retries": _positive_int,
@@ -65,7 +71,7 @@ _PARSERS: Final[Mapping[str, Callable[[str], object]]] = {
     "allow_networks": _networks,
     "max_concurrency": _positive_int,
     "max_response_bytes": _positive_int,
-    "registry": _path,
+    "registry": _registry,
     "breaker_threshold": _positive_int,
     "breaker_cooldown": _positive_float,
     "health_interval": _positive_float,
@@ -82,7 +88,8 @@ class AgentSettings:
     allow_networks: tuple[Network, ...] = ()
     max_concurrency: int = 64
     max_response_bytes: int = 10 * 1024 * 1024
-    registry: Path | None = None
+    #: A SQLite file, or a PostgreSQL URL (never shown with its user-info).
+    registry: Path | DatabaseUrl | None = None
     breaker_threshold: int = 5
     breaker_cooldown: float = 30.0
     health_interval: float | None = None

@@ -284,8 +284,18 @@ async def test_send_task_to_a_capability_nobody_offers_fails(
             {"action": "register_agent", "name": "n", "url": "https://a.example", "api_key": "k"},
             "Missing agent_id",
         ),
-        (
+        (  # required by the action's spec: the runtime says so, before the connector runs
             {"action": "register_agent", "agent_id": "a", "name": "n", "url": "https://x.example"},
+            "Missing api_key",
+        ),
+        (
+            {
+                "action": "register_agent",
+                "agent_id": "a",
+                "name": "n",
+                "url": "https://x.example",
+                "api_key": "",
+            },
             "Security violation: API key cannot be empty",
         ),
         (
@@ -308,8 +318,14 @@ async def test_send_task_to_a_capability_nobody_offers_fails(
             },
             "Security violation: Agent URLs must use HTTPS. Got: http",
         ),
-        (  # the guide checks the scheme before the key
-            {"action": "register_agent", "agent_id": "a", "name": "n", "url": "http://x.example"},
+        (  # the guide checks the scheme before the key (an empty key is given, and judged)
+            {
+                "action": "register_agent",
+                "agent_id": "a",
+                "name": "n",
+                "url": "http://x.example",
+                "api_key": "",
+            },
             "Security violation: Agent URLs must use HTTPS. Got: http",
         ),
     ],

@@ -11,12 +11,19 @@ import sys
 import threading
 from pathlib import Path
 
+import attrs
 import pytest
 
 from jamey_agent_orchestration.commands.rotate_key import ROTATE_KEY_COMMAND, rotate_key
 from jamey_agent_orchestration.model import Agent, ApiKey
 from jamey_agent_orchestration.store import RegistryError
-from jamey_agent_orchestration.store.keys import KeyCipher, generate_master_key, load_master_key
+from jamey_agent_orchestration.store.keys import (
+    KeyBinding,
+    KeyCipher,
+    KeyMismatch,
+    generate_master_key,
+    load_master_key,
+)
 from jamey_agent_orchestration.store.sqlite import SqliteAgentStore
 from jamey_host import CliCommand
 
@@ -24,23 +31,59 @@ KEY = generate_master_key()
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
 
 
+def bound(agent_id: str = "a1", **fields: str | None) -> KeyBinding:
+    return KeyBinding(agent_id=agent_id, url="https://a.example/", **fields)  # type: ignore[arg-type]
+
+
 def test_round_trip_is_bound_to_the_agent_id() -> None:
     cipher = KeyCipher.from_text(KEY, source="JAMEY_SECRET_KEY")
-    blob = cipher.encrypt("a1", ApiKey("sk-secret"))
+    blob = cipher.encrypt(bound(), ApiKey("sk-secret"))
     assert b"sk-secret" not in blob
-    assert cipher.encrypt("a1", ApiKey("sk-secret")) != blob  # a fresh nonce each time
-    assert cipher.decrypt("a1", blob) == ApiKey("sk-secret")
-    with pytest.raises(RegistryError, match="do not decrypt"):
-        cipher.decrypt("a2", blob)
-    with pytest.raises(RegistryError, match="unknown format"):
-        cipher.decrypt("a1", b"\x02" + blob[1:])
+    assert cipher.encrypt(bound(), ApiKey("sk-secret")) != blob  # a fresh nonce each time
+    assert cipher.decrypt(bound(), blob) == ApiKey("sk-secret")
+    with pytest.raises(KeyMismatch, match="do not decrypt"):
+        cipher.decrypt(bound("a2"), blob)
+    with pytest.raises(KeyMismatch, match="unknown format"):
+        cipher.decrypt(bound(), b"\x01" + blob[1:])
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"url": "https://evil.example/"},
+        {"protocol": "a2a"},
+        {"endpoint": "https://evil.example/a2a"},
+        {"binding": "HTTP+JSON"},
+        {"key_header": "X-Api-Key"},
+    ],
+    ids=lambda changed: next(iter(changed)),
+)
+def test_the_key_is_bound_to_everything_that_decides_where_it_goes(
+    changed: dict[str, str],
+) -> None:
+    cipher = KeyCipher.from_text(KEY, source="JAMEY_SECRET_KEY")
+    original = KeyBinding(
+        agent_id="a1",
+        url="https://a.example/",
+        protocol="a2a",
+        endpoint="https://a.example/a2a",
+        binding="JSONRPC",
+        key_header=None,
+    )
+    blob = cipher.encrypt(original, ApiKey("sk-secret"))
+    assert cipher.decrypt(original, blob) == ApiKey("sk-secret")
+    tampered = attrs.evolve(original, **changed)
+    if tampered == original:  # protocol a2a -> a2a: try jamey instead
+        tampered = attrs.evolve(original, protocol="jamey")
+    with pytest.raises(KeyMismatch):
+        cipher.decrypt(tampered, blob)
 
 
 def test_a_wrong_key_names_what_to_set_and_never_the_key() -> None:
-    blob = KeyCipher.from_text(KEY, source="JAMEY_SECRET_KEY").encrypt("a1", ApiKey("sk-x"))
+    blob = KeyCipher.from_text(KEY, source="JAMEY_SECRET_KEY").encrypt(bound(), ApiKey("sk-x"))
     other = generate_master_key()
     with pytest.raises(RegistryError) as caught:
-        KeyCipher.from_text(other, source="JAMEY_SECRET_KEY").decrypt("a1", blob)
+        KeyCipher.from_text(other, source="JAMEY_SECRET_KEY").decrypt(bound(), blob)
     message = str(caught.value)
     assert "JAMEY_SECRET_KEY" in message
     assert other not in message
@@ -92,8 +135,8 @@ def test_a_key_file_is_created_once_with_mode_0600(tmp_path: Path) -> None:
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     second, again = load_master_key(state, {})
     assert again is None
-    blob = first.encrypt("a", ApiKey("k"))
-    assert second.decrypt("a", blob) == ApiKey("k")
+    blob = first.encrypt(bound("a"), ApiKey("k"))
+    assert second.decrypt(bound("a"), blob) == ApiKey("k")
     assert sorted(p.name for p in state.iterdir()) == ["secret.key"]  # no temporary left
 
 
@@ -111,8 +154,8 @@ def test_racing_creators_agree_on_one_key(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert sum(1 for _, created in results if created is not None) == 1
-    blob = results[0][0].encrypt("a", ApiKey("k"))
-    assert all(cipher.decrypt("a", blob) == ApiKey("k") for cipher, _ in results)
+    blob = results[0][0].encrypt(bound("a"), ApiKey("k"))
+    assert all(cipher.decrypt(bound("a"), blob) == ApiKey("k") for cipher, _ in results)
 
 
 def test_create_false_refuses_to_invent_a_key(tmp_path: Path) -> None:

@@ -239,7 +239,7 @@ async def test_a_swapped_ciphertext_does_not_decrypt(db_path: Path) -> None:
     store = SqliteAgentStore(db_path, cipher())
     await store.open()
     try:
-        with pytest.raises(RegistryError, match="do not decrypt"):
+        with pytest.raises(RegistryError, match="agent a1 does not match its record"):
             await store.get("a1")
     finally:
         await store.close()

@@ -1,6 +1,9 @@
 """``jamey agents-rotate-key``: re-encrypt the agent registry's API keys under a new master key.
 
-Stop every runtime using the registry first (a running one would refuse further writes).
+Stop every runtime using the registry first (a running one is refused from then on: it can no
+longer read the keys, and it writes nothing). The registry is a SQLite file or, given as a
+``postgresql://`` URL (``--registry`` or the ``registry`` setting), the shared PostgreSQL registry,
+rotated in one transaction there too.
 
 - Master key in the key file (``JAMEY_SECRET_KEY`` unset): a new key is generated and written to
   ``secret.key.new`` (mode 0600), every stored key is re-encrypted in one transaction, then the
@@ -24,23 +27,39 @@ when the command runs, not when ``jamey`` lists its commands.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from jamey_host import SECRET_KEY_VAR, CliCommand, ConfigError, RuntimeConfig, default_state_dir
 
+if TYPE_CHECKING:
+    from jamey_agent_orchestration.database_url import DatabaseUrl
+
 __all__ = ["ROTATE_KEY_COMMAND", "rotate_key"]
+
+
+def _registry_argument(text: str) -> Path | DatabaseUrl:
+    from jamey_agent_orchestration.database_url import DatabaseUrl, looks_like_url
+
+    if looks_like_url(text):
+        try:
+            return DatabaseUrl(text)
+        except ValueError as exc:  # its message never quotes the URL
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return Path(text).expanduser()
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--registry",
-        type=Path,
-        help="registry file (default: the registry setting, else agents.db in the state directory)",
+        type=_registry_argument,
+        help="registry file or postgresql:// URL (default: the registry setting, else agents.db "
+        "in the state directory)",
     )
     parser.add_argument(
         "--new-key-env",
@@ -51,7 +70,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def rotate_key(
-    registry: Path | None,
+    registry: Path | DatabaseUrl | None,
     new_key_env: str | None,
     *,
     environ: Mapping[str, str] | None = None,
@@ -59,8 +78,13 @@ def rotate_key(
     err: TextIO | None = None,
 ) -> int:
     """The command's work; returns the exit status (0 done, 1 failed, 2 bad usage)."""
+    from jamey_agent_orchestration.database_url import DatabaseUrl
     from jamey_agent_orchestration.settings import CONNECTOR_ID, AgentSettings
-    from jamey_agent_orchestration.store.base import RegistryError, registry_path
+    from jamey_agent_orchestration.store.base import (
+        POSTGRES_EXTRA_HINT,
+        RegistryError,
+        registry_path,
+    )
     from jamey_agent_orchestration.store.keys import (
         KEY_FILE_NAME,
         MAKE_KEY_HINT,
@@ -71,7 +95,9 @@ def rotate_key(
         pending_key_file,
         write_key_file,
     )
-    from jamey_agent_orchestration.store.sqlite import rotate_master_key
+    from jamey_agent_orchestration.store.sqlite import (
+        rotate_master_key as rotate_sqlite_master_key,
+    )
 
     env = os.environ if environ is None else environ
     out = sys.stdout if out is None else out
@@ -84,11 +110,37 @@ def rotate_key(
             )
             registry = registry_path(settings.registry, state_dir)
         assert registry is not None
-        if not registry.exists():
-            print(f"jamey: error: there is no agent registry at {registry}", file=err)
-            return 1
-        keys = key_directory(registry, state_dir)
-        old, _ = load_master_key(keys, env, create=False)
+        if isinstance(registry, DatabaseUrl):
+            try:
+                from jamey_agent_orchestration.store.postgres import (
+                    rotate_postgres_master_key,
+                    shared_master_key,
+                )
+            except ImportError as exc:
+                if exc.name != "asyncpg":
+                    raise
+                print(
+                    f"jamey: error: the registry is on PostgreSQL: {POSTGRES_EXTRA_HINT}", file=err
+                )
+                return 1
+            url = registry
+            keys = state_dir
+            old = shared_master_key(state_dir, env)
+
+            def rotate(old: KeyCipher, new: KeyCipher) -> int:
+                return asyncio.run(rotate_postgres_master_key(url, old, new))
+
+        else:
+            path = registry
+            if not path.exists():
+                print(f"jamey: error: there is no agent registry at {path}", file=err)
+                return 1
+            keys = key_directory(path, state_dir)
+            old, _ = load_master_key(keys, env, create=False)
+
+            def rotate(old: KeyCipher, new: KeyCipher) -> int:
+                return rotate_sqlite_master_key(path, old, new)
+
         if new_key_env is not None:
             text = env.get(new_key_env, "")
             if not text.strip():
@@ -99,7 +151,7 @@ def rotate_key(
                 )
                 return 2
             new = KeyCipher.from_text(text, source=new_key_env)
-            count = rotate_master_key(registry, old, new)
+            count = rotate(old, new)
             print(
                 f"Re-encrypted {count} agent key(s) in {registry}. "
                 f"Now set {SECRET_KEY_VAR} to the value of {new_key_env}.",
@@ -113,12 +165,13 @@ def rotate_key(
                 file=err,
             )
             return 2
+        assert keys is not None  # the key came from a key file, so there is a directory
         key_file = keys / KEY_FILE_NAME
         pending = pending_key_file(key_file)
         text = generate_master_key()
         write_key_file(pending, text, exclusive=False)
         try:
-            count = rotate_master_key(registry, old, KeyCipher.from_text(text, source="new key"))
+            count = rotate(old, KeyCipher.from_text(text, source="new key"))
         except BaseException:
             with contextlib.suppress(OSError):
                 pending.unlink()

@@ -16,18 +16,21 @@ A store that cannot do what is asked (a file that is not a registry, a wrong mas
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Final, Protocol
 
+from jamey_agent_orchestration.database_url import DatabaseUrl
 from jamey_agent_orchestration.model import Agent
 from jamey_agent_orchestration.settings import CONNECTOR_ID, AgentSettings
 from jamey_host import setting_variable
 
 __all__ = [
+    "POSTGRES_EXTRA_HINT",
     "REGISTRY_FILE_NAME",
     "REGISTRY_SETTING_VAR",
     "AgentStore",
+    "ProblemFn",
     "RegistryError",
     "open_store",
     "registry_path",
@@ -37,6 +40,13 @@ __all__ = [
 REGISTRY_FILE_NAME: Final = "agents.db"
 #: The environment variable of the ``registry`` setting, for messages that say what to change.
 REGISTRY_SETTING_VAR: Final = setting_variable(CONNECTOR_ID, "registry")
+
+
+#: What to install for a ``postgresql://`` registry.
+POSTGRES_EXTRA_HINT: Final = "pip install 'jamey-agent-orchestration[postgres]'"
+
+#: Told once per stored agent that cannot be used: ``on_problem(agent_id, message)``.
+ProblemFn = Callable[[str, str], None]
 
 
 class RegistryError(Exception):
@@ -73,10 +83,13 @@ class AgentStore(Protocol):
         """The next agent offering ``capability`` (skipping ``exclude``), round-robin."""
 
 
-def registry_path(registry_setting: Path | None, state_dir: Path | None) -> Path | None:
-    """Where the registry file is: the ``registry`` setting, else ``agents.db`` in ``state_dir``.
+def registry_path(
+    registry_setting: Path | DatabaseUrl | None, state_dir: Path | None
+) -> Path | DatabaseUrl | None:
+    """Where the registry is: the ``registry`` setting, else ``agents.db`` in ``state_dir``.
 
-    ``None`` (no setting, no state directory: an embedded runtime) means the in-memory store.
+    ``None`` (no setting, no state directory: an embedded runtime) means the in-memory store;
+    a :class:`DatabaseUrl`, the shared PostgreSQL registry.
     """
     if registry_setting is not None:
         return registry_setting
@@ -85,17 +98,34 @@ def registry_path(registry_setting: Path | None, state_dir: Path | None) -> Path
     return None
 
 
-def open_store(settings: AgentSettings, state_dir: Path | None) -> tuple[AgentStore, Path | None]:
+def open_store(
+    settings: AgentSettings, state_dir: Path | None, *, on_problem: ProblemFn | None = None
+) -> tuple[AgentStore, Path | None]:
     """The store this runtime uses, and the master key file if choosing it created one.
 
-    A file registry (SQLite) when a registry path is known, else memory. It reads and may write
-    files: call it in a thread. The caller announces a created key file (once) in the audit trail.
+    PostgreSQL for a ``postgresql://`` URL, a file registry (SQLite) when a registry path is
+    known, else memory. It reads and may write files: call it in a thread. The caller announces
+    a created key file (once) in the audit trail. ``on_problem`` hears of each stored agent that
+    cannot be used (a record edited without the master key), for the audit trail.
     """
-    path = registry_path(settings.registry, state_dir)
-    if path is None:
+    where = registry_path(settings.registry, state_dir)
+    if where is None:
         from jamey_agent_orchestration.store.memory import MemoryAgentStore
 
         return MemoryAgentStore(), None
+    if isinstance(where, DatabaseUrl):
+        try:
+            from jamey_agent_orchestration.store.postgres import prepare_postgres_store
+        except ImportError as exc:
+            if exc.name != "asyncpg":
+                raise
+            raise RegistryError(
+                f"The registry setting is a PostgreSQL URL ({where}), whose driver is not "
+                f"installed: {POSTGRES_EXTRA_HINT}"
+            ) from None
+        return prepare_postgres_store(
+            where, state_dir, timeout=settings.timeout, on_problem=on_problem
+        ), None
     from jamey_agent_orchestration.store.sqlite import prepare_sqlite_store
 
-    return prepare_sqlite_store(path, state_dir)
+    return prepare_sqlite_store(where, state_dir, on_problem=on_problem)

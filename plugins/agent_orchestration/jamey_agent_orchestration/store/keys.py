@@ -1,7 +1,10 @@
 """Agents' API keys at rest: the master key and the authenticated cipher under it.
 
-Keys are encrypted with AES-256-GCM; the agent id is the associated data, so a ciphertext
-copied onto another agent's row does not decrypt. The master key is 32 random bytes, written
+Keys are encrypted with AES-256-GCM. The associated data is the key's :class:`KeyBinding`:
+everything that decides where the key is sent (the agent id, its URL, protocol, A2A interface
+URL and binding, and the header it goes in). So a ciphertext copied onto another agent's row, or
+left on a row whose URL was edited without the master key, does not decrypt: the key is never
+sent anywhere it was not registered for. The master key is 32 random bytes, written
 as URL-safe base64 (the same text format as a Fernet key). It comes from ``JAMEY_SECRET_KEY``,
 else from the key file ``secret.key`` (:func:`key_directory` says where), created with mode 0600
 on first use.
@@ -14,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import json
 import os
 import secrets
 import sys
@@ -21,22 +25,29 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final, NoReturn, final
 
+import attrs
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from jamey_agent_orchestration.model import ApiKey, SecurityViolation
+from jamey_agent_orchestration.model import Agent, ApiKey, SecurityViolation
 from jamey_agent_orchestration.store.base import RegistryError
 from jamey_host import SECRET_KEY_VAR
 
 __all__ = [
     "KEY_FILE_NAME",
     "MAKE_KEY_HINT",
+    "KeyBinding",
     "KeyCipher",
+    "KeyMismatch",
+    "MasterKeyRotated",
+    "check_key",
     "generate_master_key",
     "key_directory",
     "load_master_key",
+    "make_key_check",
     "parse_master_key",
     "pending_key_file",
+    "tampered_error",
     "write_key_file",
 ]
 
@@ -46,7 +57,25 @@ MAKE_KEY_HINT: Final = (
     'print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())"'
 )
 
-_VERSION: Final = b"\x01"  # ciphertext layout: version, 12-byte nonce, AES-GCM output
+# Ciphertext layout: a version byte, a 12-byte nonce, the AES-GCM output. Version 1 (schema 1
+# registries) was bound to the agent id alone; it is read only to migrate such a registry.
+_VERSION: Final = b"\x02"
+_VERSION_1: Final = b"\x01"
+_BINDING_LABEL: Final = "jamey agent key v2"
+# The key check: a known plaintext under the master key, so that a store can refuse a wrong key
+# before it reads or writes anything.
+_KEY_CHECK_AAD: Final = b"jamey agent registry key check"
+_KEY_CHECK_PLAINTEXT: Final = b"jamey"
+
+
+class KeyMismatch(RegistryError):
+    """A ciphertext that does not open: a wrong master key, or a record changed around it."""
+
+
+class MasterKeyRotated(RegistryError):
+    """Another process rotated the registry's master key: this store's key no longer opens it."""
+
+
 _NONCE_BYTES: Final = 12
 _KEY_BYTES: Final = 32
 
@@ -69,6 +98,55 @@ def parse_master_key(text: str, source: str) -> bytes:
             f"Make one with: {MAKE_KEY_HINT}"
         )
     return raw
+
+
+@attrs.frozen(kw_only=True)
+class KeyBinding:
+    """What a stored API key is bound to: everything that decides where it is sent.
+
+    Built from an :class:`Agent` to store its key, and from a stored row (its text, as stored)
+    to read it back; a row edited without the master key no longer matches its ciphertext.
+    """
+
+    agent_id: str
+    url: str
+    protocol: str = "jamey"
+    endpoint: str | None = None
+    binding: str | None = None
+    key_header: str | None = None
+
+    @classmethod
+    def of(cls, agent: Agent) -> KeyBinding:
+        return cls(
+            agent_id=agent.id,
+            url=str(agent.url),
+            protocol=agent.protocol,
+            endpoint=None if agent.endpoint is None else str(agent.endpoint),
+            binding=agent.binding,
+            key_header=agent.key_header,
+        )
+
+    def associated_data(self) -> bytes:
+        # JSON of a fixed list: unambiguous (no field can run into the next), and stable.
+        fields = [
+            _BINDING_LABEL,
+            self.agent_id,
+            self.url,
+            self.protocol,
+            self.endpoint,
+            self.binding,
+            self.key_header,
+        ]
+        return json.dumps(fields, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def tampered_error(agent_id: str) -> RegistryError:
+    """A stored key that does not open under its row, once the master key is known to be right."""
+    return RegistryError(
+        f"The stored API key of agent {agent_id} does not match its record: its URL, protocol or "
+        f"interface was changed outside jamey, or the key was copied from another agent. Nothing "
+        f"was sent to it; register it again with replace=true"
+    )
 
 
 @final
@@ -99,28 +177,25 @@ class KeyCipher:
     def __reduce__(self) -> NoReturn:
         raise TypeError("A KeyCipher cannot be pickled")
 
-    def encrypt(self, agent_id: str, api_key: ApiKey) -> bytes:
-        """The key's ciphertext, bound to ``agent_id``."""
-        return self.encrypt_bytes(agent_id.encode("utf-8"), api_key.reveal().encode("utf-8"))
+    def encrypt(self, binding: KeyBinding, api_key: ApiKey) -> bytes:
+        """The key's ciphertext, bound to ``binding``."""
+        return self.encrypt_bytes(binding.associated_data(), api_key.reveal().encode("utf-8"))
 
-    def decrypt(self, agent_id: str, blob: bytes) -> ApiKey:
-        """The key stored for ``agent_id``; :class:`RegistryError` if this key cannot open it."""
-        plaintext = self.decrypt_bytes(agent_id.encode("utf-8"), blob)
-        try:
-            return ApiKey(plaintext.decode("utf-8"))
-        except (UnicodeDecodeError, SecurityViolation):
-            # Stored before keys were checked for what a header can carry.
-            raise RegistryError(
-                f"The stored API key of agent {agent_id} cannot be sent in a header; register "
-                f"the agent again with replace=true and a valid key"
-            ) from None
+    def decrypt(self, binding: KeyBinding, blob: bytes) -> ApiKey:
+        """The key stored for ``binding``; :class:`RegistryError` if this key cannot open it."""
+        return _api_key(binding.agent_id, self.decrypt_bytes(binding.associated_data(), blob))
+
+    def decrypt_v1(self, agent_id: str, blob: bytes) -> ApiKey:
+        """A key stored by a schema 1 registry (bound to the agent id only): for migration."""
+        associated = agent_id.encode("utf-8")
+        return _api_key(agent_id, self.decrypt_bytes(associated, blob, version=_VERSION_1))
 
     def encrypt_bytes(self, associated: bytes, plaintext: bytes) -> bytes:
         nonce = secrets.token_bytes(_NONCE_BYTES)
         return _VERSION + nonce + self._aead.encrypt(nonce, plaintext, associated)
 
-    def decrypt_bytes(self, associated: bytes, blob: bytes) -> bytes:
-        if blob[:1] != _VERSION or len(blob) < 1 + _NONCE_BYTES + 16:
+    def decrypt_bytes(self, associated: bytes, blob: bytes, *, version: bytes = _VERSION) -> bytes:
+        if blob[:1] != version or len(blob) < 1 + _NONCE_BYTES + 16:
             raise self.wrong_key_error("a stored key has an unknown format")
         nonce, body = blob[1 : 1 + _NONCE_BYTES], blob[1 + _NONCE_BYTES :]
         try:
@@ -128,7 +203,7 @@ class KeyCipher:
         except InvalidTag:
             raise self.wrong_key_error() from None
 
-    def wrong_key_error(self, detail: str = "") -> RegistryError:
+    def wrong_key_error(self, detail: str = "") -> KeyMismatch:
         what = f" ({detail})" if detail else ""
         message = (
             f"The agent registry's keys do not decrypt with the master key from "
@@ -136,7 +211,29 @@ class KeyCipher:
             f"Set {SECRET_KEY_VAR} to the key the registry was written with, or restore its key "
             f"file; nothing stored was changed."
         )
-        return RegistryError(message + (f" {self.hint}" if self.hint else ""))
+        return KeyMismatch(message + (f" {self.hint}" if self.hint else ""))
+
+
+def make_key_check(cipher: KeyCipher) -> bytes:
+    """The key check value a new registry stores (and a rotation rewrites)."""
+    return cipher.encrypt_bytes(_KEY_CHECK_AAD, _KEY_CHECK_PLAINTEXT)
+
+
+def check_key(cipher: KeyCipher, key_check: bytes, *, schema_1: bool = False) -> None:
+    """Raise :class:`KeyMismatch` unless ``cipher`` opens the registry's ``key_check``."""
+    version = _VERSION_1 if schema_1 else _VERSION
+    cipher.decrypt_bytes(_KEY_CHECK_AAD, key_check, version=version)
+
+
+def _api_key(agent_id: str, plaintext: bytes) -> ApiKey:
+    try:
+        return ApiKey(plaintext.decode("utf-8"))
+    except (UnicodeDecodeError, SecurityViolation):
+        # Stored before keys were checked for what a header can carry.
+        raise RegistryError(
+            f"The stored API key of agent {agent_id} cannot be sent in a header; register "
+            f"the agent again with replace=true and a valid key"
+        ) from None
 
 
 def key_directory(registry: Path, state_dir: Path | None) -> Path:

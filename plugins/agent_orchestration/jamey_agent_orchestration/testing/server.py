@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import hmac
 import inspect
 import json
 import logging
 import os
+import socket
 import ssl
 import sys
 from collections import OrderedDict
@@ -257,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cert", required=True, help="PEM certificate (chain) of the server")
     parser.add_argument("--key", required=True, help="PEM private key of the server")
     parser.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8443, help="port (default: %(default)s)")
+    parser.add_argument("--port", type=_port, default=8443, help="port (default: %(default)s)")
     parser.add_argument("--name", default="agent", help="agent name (default: %(default)s)")
     parser.add_argument(
         "--protocol",
@@ -277,7 +279,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         context.load_cert_chain(args.cert, args.key)
     except (OSError, ssl.SSLError) as exc:
-        print(f"jamey-agent: error: cannot load certificate: {exc}", file=sys.stderr)
+        # OpenSSL's own errors name neither file: say which one, and what is wrong with it.
+        print(
+            f"jamey-agent: error: cannot load certificate: {_pem_problem(args, exc)}",
+            file=sys.stderr,
+        )
         return 2
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -287,16 +293,60 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = create_a2a_app(api_key=api_key, name=args.name, handlers=EXAMPLE_HANDLERS)
     else:
         app = create_app(api_key=api_key, name=args.name, handlers=EXAMPLE_HANDLERS)
-    web.run_app(
-        app,
-        host=args.host,
-        port=args.port,
-        ssl_context=context,
-        shutdown_timeout=5.0,
-        handler_cancellation=True,
-        print=lambda line: print(f"jamey-agent {args.name!r}: {line}"),
-    )
+    try:
+        web.run_app(
+            app,
+            host=args.host,
+            port=args.port,
+            ssl_context=context,
+            shutdown_timeout=5.0,
+            handler_cancellation=True,
+            print=lambda line: print(f"jamey-agent {args.name!r}: {line}"),
+        )
+    except OSError as exc:  # only the listening socket raises out of run_app: it never opened
+        print(
+            f"jamey-agent: error: cannot listen on {args.host} port {args.port}: "
+            f"{_listen_problem(exc, args.port)}",
+            file=sys.stderr,
+        )
+        return 2
     return 0
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
+    return port
+
+
+def _pem_problem(args: argparse.Namespace, exc: OSError) -> str:
+    for option, path in (("--cert", args.cert), ("--key", args.key)):
+        if not os.path.isfile(path):
+            what = "is not a file" if os.path.exists(path) else "no such file"
+            return f"{option} {path}: {what}"
+        if not os.access(path, os.R_OK):
+            return f"{option} {path}: not readable (permission denied)"
+    reason = (exc.reason if isinstance(exc, ssl.SSLError) else None) or exc.strerror or exc
+    return (
+        f"--cert {args.cert} and --key {args.key} are not a certificate chain and its private "
+        f"key in PEM ({reason})"
+    )
+
+
+def _listen_problem(exc: OSError, port: int) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} is already in use (stop what listens there, or choose --port)"
+    if exc.errno == errno.EACCES:
+        return f"permission denied (port {port} may need privileges; choose --port above 1023)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "this machine has no such address (choose --host)"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve the host name ({exc.strerror})"
+    return (exc.strerror or str(exc)).lower()
 
 
 if __name__ == "__main__":
