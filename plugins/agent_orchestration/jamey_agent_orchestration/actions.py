@@ -342,7 +342,8 @@ _TASK_PARAMS: Final = ParamSpec(
 )
 
 #: What each action takes, in the order of HANDLERS. Outputs: JSON text for send_task,
-#: broadcast and list_agents; a sentence for register_agent and unregister_agent.
+#: broadcast, list_agents, get_task and cancel_task; a sentence for register_agent and
+#: unregister_agent.
 SPEC: Final = ConnectorSpec(
     id=CONNECTOR_ID,
     name="Agent orchestration",
@@ -356,20 +357,29 @@ SPEC: Final = ConnectorSpec(
             "Register a remote agent; output: the text 'Agent registered successfully'",
             params=(
                 ParamSpec("agent_id", f"unique id: {_AGENT_ID}", required=True),
-                ParamSpec("name", "human-readable name; required for a jamey agent"),
+                ParamSpec(
+                    "name", "human-readable name; required for a jamey agent (A2A: the card's)"
+                ),
                 ParamSpec(
                     "url",
-                    "https://host[:port][/base]; tasks go to {url}/api/v1/tasks",
+                    "https://host[:port][/base]; tasks go to {url}/api/v1/tasks (jamey), the "
+                    "agent card is at {url}/.well-known/agent-card.json (a2a)",
                     required=True,
                 ),
                 ParamSpec(
                     "api_key",
-                    "the agent's key, sent as 'Authorization: Bearer ...'; never shown",
+                    "the agent's key, sent as 'Authorization: Bearer ...' (or the header an A2A "
+                    "card names); never shown",
                     required=True,
                     secret=True,
                 ),
-                ParamSpec("capabilities", "comma-separated, e.g. summarize,translate"),
+                ParamSpec(
+                    "capabilities",
+                    "comma-separated, e.g. summarize,translate (A2A: the card's skill ids and "
+                    "tags when not given)",
+                ),
                 ParamSpec("replace", "true overwrites an agent with this id (a new URL or key)"),
+                ParamSpec("protocol", "jamey (the default) or a2a (registered from its card)"),
             ),
         ),
         ActionSpec(
@@ -381,6 +391,13 @@ SPEC: Final = ConnectorSpec(
                 ParamSpec("agent_id", "send to this agent (give agent_id or capability)"),
                 ParamSpec("capability", "send to the next agent offering it, in turn"),
                 _TASK_PARAMS,
+                ParamSpec("context_id", "A2A: the context the message joins"),
+                ParamSpec("task_id", "A2A: the task to continue (one that asked for input)"),
+                ParamSpec(
+                    "wait",
+                    "A2A: true (the default) waits for the task to end or ask for input; false "
+                    "answers at once (poll it with get_task)",
+                ),
             ),
         ),
         ActionSpec(
@@ -395,12 +412,30 @@ SPEC: Final = ConnectorSpec(
         ),
         ActionSpec(
             "list_agents",
-            "List the registered agents; output: a JSON list of {id, name, url, capabilities}",
+            "List the registered agents; output: a JSON list of "
+            "{id, name, url, capabilities, protocol}",
         ),
         ActionSpec(
             "unregister_agent",
             "Remove an agent; output: the text 'Agent unregistered successfully'",
             params=(ParamSpec("agent_id", "the agent to remove", required=True),),
+        ),
+        ActionSpec(
+            "get_task",
+            "A2A agents: the task as it is now; output: the Task, as JSON",
+            params=(
+                ParamSpec("agent_id", "the A2A agent running the task", required=True),
+                ParamSpec("task_id", "the task's id (send_task's metadata task_id)", required=True),
+                ParamSpec("history_length", "how many history entries to keep, 0 to 10000"),
+            ),
+        ),
+        ActionSpec(
+            "cancel_task",
+            "A2A agents: cancel a task; output: the Task (then canceled), as JSON",
+            params=(
+                ParamSpec("agent_id", "the A2A agent running the task", required=True),
+                ParamSpec("task_id", "the task's id (send_task's metadata task_id)", required=True),
+            ),
         ),
     ),
 )

@@ -42,6 +42,8 @@ def test_the_connector_declares_its_actions_with_the_contracts_required_params()
         "broadcast": ("task",),
         "list_agents": (),
         "unregister_agent": ("agent_id",),
+        "get_task": ("agent_id", "task_id"),
+        "cancel_task": ("agent_id", "task_id"),
     }
     assert [
         (action.name, param.name)
