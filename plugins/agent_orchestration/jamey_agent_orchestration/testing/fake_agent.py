@@ -34,7 +34,7 @@ import inspect
 import json
 import logging
 import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TypeAlias, final
 
@@ -79,7 +79,6 @@ _REJECTED: Final = "TASK_STATE_REJECTED"
 _FINISHED: Final = frozenset({_COMPLETED, _FAILED, _CANCELED, _REJECTED})
 _WAITING: Final = frozenset({"TASK_STATE_INPUT_REQUIRED", "TASK_STATE_AUTH_REQUIRED"})
 _JSON_TYPE: Final = "application/json"
-_CACHE_SIZE: Final = 1024
 
 
 @final
@@ -131,6 +130,9 @@ class _Task:
         self.add_user_message(user_message)
 
     def add_user_message(self, message: Mapping[str, Any]) -> None:
+        if self.status_message is not None:  # the agent's question comes before the answer
+            self.history.append(self.status_message)
+            self.status_message = None
         self.history.append({**message, "contextId": self.context_id, "taskId": self.id})
 
     def move(self, state: str, text: str | None = None) -> None:
@@ -192,9 +194,9 @@ class FakeAgent:
     """One scripted agent at ``url``; see the module docstring. Made by ``jamey_fake_agents``.
 
     ``agent_id``, ``name``, ``api_key``, ``protocol`` and ``skills`` are what it is registered
-    with; ``requests`` is every request it received (a :class:`RecordedRequest` each, as
-    ``jamey_agent_server`` records them, the key shown as ``***``); ``tasks`` holds the Task
-    JSON of each A2A task it made, by id, as a ``GetTask`` would see it.
+    with (by ``jamey_fake_agents.runtime()``, when ``auto_register``). ``requests`` is every
+    request it received, a :class:`RecordedRequest` each as ``jamey_agent_server`` records them,
+    the key shown as ``***``. ``tasks`` holds the JSON of each A2A Task it made, by id.
     """
 
     def __init__(
@@ -207,7 +209,7 @@ class FakeAgent:
         api_key: str,
         skills: Iterable[str] = (),
         handlers: Mapping[str, Handler] | None = None,
-        register: bool = True,
+        auto_register: bool = True,
     ) -> None:
         if protocol not in ("jamey", "a2a"):
             raise ValueError(f"protocol must be 'jamey' or 'a2a', got {protocol!r}")
@@ -219,15 +221,14 @@ class FakeAgent:
         self.name = name
         self.api_key = api_key
         self.skills = tuple(skills)
-        self.register = register
+        self.auto_register = auto_register
         self.requests: list[RecordedRequest] = []
         self._expected = f"Bearer {api_key}".encode()
         self._scripts: dict[str | None, Handler | _Outcome] = {"health_check": self._healthy}
         self._scripts.update(handlers or {})
         self._queue: deque[_Misbehaviour] = deque()
         self._standing: _Misbehaviour | None = None
-        self._answers: OrderedDict[str, FakeReply] = OrderedDict()  # by Idempotency-Key
-        self._tasks: OrderedDict[str, _Task] = OrderedDict()
+        self._tasks: dict[str, _Task] = {}
 
     def __repr__(self) -> str:
         return f"<FakeAgent {self.agent_id!r} ({self.protocol}) at {self.url}>"
@@ -376,18 +377,9 @@ class FakeAgent:
         supplied = headers.get("Authorization", "").encode("utf-8", "surrogateescape")
         if not hmac.compare_digest(supplied, self._expected):
             return self._unauthorized()
-        key = headers.get("Idempotency-Key")
-        if key is not None and key in self._answers:  # a retry gets the first answer back
-            return self._answers[key]
         if self.protocol == "a2a":
-            reply = await self._rpc(raw, headers.get("A2A-Version", "0.3"))
-        else:
-            reply = await self._jamey(raw)
-        if key is not None and reply.status < 500:
-            self._answers[key] = reply
-            while len(self._answers) > _CACHE_SIZE:
-                self._answers.popitem(last=False)
-        return reply
+            return await self._rpc(raw, headers.get("A2A-Version", "0.3"))
+        return await self._jamey(raw)
 
     def _record(self, method: str, url: yarl.URL, headers: Mapping[str, str], raw: bytes) -> None:
         scrubber = KeyScrubber(self.api_key)
@@ -552,7 +544,7 @@ class FakeAgent:
                 context_id=context_id if isinstance(context_id, str) and context_id else _id(),
                 user_message=message,
             )
-            self._keep(task)
+            self._tasks[task.id] = task
         task.move(_WORKING, "working")
         snapshot = task.to_json()
         await self._settle(task, data)
@@ -582,15 +574,6 @@ class FakeAgent:
             return
         task.add_artifact(result)
         task.move(_COMPLETED, "completed")
-
-    def _keep(self, task: _Task) -> None:
-        """Keep ``task``; past the cache size, forget the oldest finished one."""
-        self._tasks[task.id] = task
-        if len(self._tasks) > _CACHE_SIZE:
-            for old_id, old in self._tasks.items():
-                if old.state in _FINISHED:
-                    del self._tasks[old_id]
-                    break
 
 
 def _id() -> str:

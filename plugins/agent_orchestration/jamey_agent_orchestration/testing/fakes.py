@@ -124,7 +124,7 @@ class FakeAgents:
             api_key=api_key or f"fake-key-{agent_id}",
             skills=skills,
             handlers=handlers,
-            register=register,
+            auto_register=register,
         )
         self._agents[agent_id] = agent
         self._serve(str(base.origin()))
@@ -162,7 +162,7 @@ class FakeAgents:
             self.plugin(), *plugins, settings=settings, capabilities=capabilities, config=config
         )
         self._made.append(runtime)
-        await self.register(runtime, *(agent for agent in self if agent.register))
+        await self.register(runtime, *(agent for agent in self if agent.auto_register))
         return runtime
 
     async def register(self, runtime: Runtime, *agents: FakeAgent) -> None:

@@ -131,16 +131,23 @@ async def jamey_fake_agents(jamey_runtime: RuntimeFactory) -> AsyncIterator[Fake
     ``await jamey_fake_agents.runtime()`` for a runtime in which every fake is registered. The
     runtimes it made are closed after the test, and aiohttp is left as it was.
     """
-    try:
-        from jamey_agent_orchestration.testing.fakes import FakeAgents
-    except ModuleNotFoundError as exc:
-        if exc.name != "aioresponses":
-            raise
+    fake_agents = _fake_agents_class()
+    if fake_agents is None:
         pytest.fail(MISSING_AIORESPONSES_MESSAGE, pytrace=False)
-
-    fakes = FakeAgents(jamey_runtime)
+    fakes = fake_agents(jamey_runtime)
     fakes.start()
     try:
         yield fakes
     finally:
         await fakes.close()
+
+
+def _fake_agents_class() -> type[FakeAgents] | None:
+    """:class:`FakeAgents`, or ``None`` when aioresponses is not installed."""
+    try:
+        from jamey_agent_orchestration.testing.fakes import FakeAgents
+    except ModuleNotFoundError as exc:
+        if exc.name != "aioresponses":
+            raise
+        return None
+    return FakeAgents
