@@ -14,6 +14,7 @@ import sys
 import textwrap
 from typing import Any
 
+import aiohttp
 import pytest
 
 from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
@@ -274,6 +275,23 @@ async def test_a_fake_and_a_real_agent_in_one_runtime(
 
     assert result.json() == {"fake": {"who": "fake"}, "real": {"who": "real"}}
     assert len(real.requests) == 1  # over TLS, on 127.0.0.1: only the fakes' URLs are answered
+
+
+async def test_other_urls_a_test_mocks_go_on_the_fixtures_aioresponses(
+    jamey_fake_agents: FakeAgents,
+) -> None:
+    fake = jamey_fake_agents.add("https://billing.example.com")
+    fake.answers(json={"total": 42})
+    jamey_fake_agents.mock.get("https://rates.example.org/eur", payload={"usd": 1.08})
+    runtime = await jamey_fake_agents.runtime()
+
+    async with aiohttp.ClientSession() as session:  # the host's own client, for another service
+        response = await session.get("https://rates.example.org/eur")
+        rate = await response.json()
+    result = await send(runtime, agent_id="billing", task="summarise")
+
+    assert rate == {"usd": 1.08}
+    assert result.json() == {"total": 42}
 
 
 async def test_the_key_is_masked_and_kept_out_of_everything(

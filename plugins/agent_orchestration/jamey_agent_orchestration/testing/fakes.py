@@ -20,7 +20,8 @@ retries runs in milliseconds.
 
 aioresponses 0.7.9 builds its responses without the ``stream_writer`` that aiohttp 3.14 requires
 (pnuckowski/aioresponses#289); the responses here come from :class:`_ScriptedResponse`, which
-supplies it through aioresponses' own ``response_class``.
+supplies it through aioresponses' own ``response_class`` (the default of :attr:`FakeAgents.mock`
+too, for the other URLs a test mocks).
 """
 
 from __future__ import annotations
@@ -67,6 +68,15 @@ class _ScriptedResponse(aiohttp.ClientResponse):
     def __init__(self, method: str, url: yarl.URL, **kwargs: Any) -> None:
         kwargs.setdefault("stream_writer", _SentRequest())
         super().__init__(method, url, **kwargs)
+
+
+@final
+class _Responses(aioresponses):
+    """aioresponses whose responses get that ``stream_writer`` (unless a class is given)."""
+
+    def add(self, *args: Any, **kwargs: Any) -> None:  # get(), post()... come through here
+        kwargs.setdefault("response_class", _ScriptedResponse)
+        super().add(*args, **kwargs)
 
 
 @final
@@ -139,6 +149,16 @@ class FakeAgents:
     def __len__(self) -> int:
         return len(self._agents)
 
+    @property
+    def mock(self) -> aioresponses:
+        """The fixture's one ``aioresponses``, for a test that mocks other URLs too
+        (``jamey_fake_agents.mock.get(url, payload=...)``): aioresponses cannot patch aiohttp a
+        second time while this one is active. Its responses work with aiohttp 3.14 (a callback's
+        ``CallbackResult`` needs ``response_class=type(...)`` of one, or aioresponses' fix)."""
+        if self._mock is None:
+            raise RuntimeError("FakeAgents.start() was not called")
+        return self._mock
+
     # -- runtimes -------------------------------------------------------------------------------
 
     def plugin(self) -> AgentOrchestrationPlugin:
@@ -200,7 +220,7 @@ class FakeAgents:
     def start(self) -> None:
         """Answer requests to the fakes' URLs from now on; any other URL is let through."""
         if self._mock is None:
-            self._mock = aioresponses(passthrough_unmatched=True)
+            self._mock = _Responses(passthrough_unmatched=True)
             self._mock.start()
 
     async def close(self) -> None:
