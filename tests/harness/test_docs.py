@@ -58,7 +58,13 @@ def test_every_doc_is_read_and_the_guides_examples_run() -> None:
         "README.md",
         *(path.name for path in (ROOT / "docs").glob("*.md")),
     }
-    guides = {"README.md", "host-guide.md", "writing-connectors.md", "testing-connectors.md"}
+    guides = {
+        "README.md",
+        "host-guide.md",
+        "writing-connectors.md",
+        "testing-connectors.md",
+        "testing-host-apps.md",
+    }
     assert guides <= {block.doc.name for block in RUN}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from jamey_agent_orchestration.actions import SPEC, Actions
@@ -37,9 +37,15 @@ __all__ = ["AgentOrchestrationPlugin"]
 
 
 class AgentOrchestrationPlugin:
-    """One instance per runtime: its registry, settings and HTTPS session belong to that runtime."""
+    """One instance per runtime: its registry, settings and HTTPS session belong to that runtime.
 
-    def __init__(self) -> None:
+    ``retry_sleep`` is how the retry loop waits between attempts (``asyncio.sleep``). A test may
+    pass one that records the pause and returns at once, as ``jamey_fake_agents`` does: the retry
+    rules and the call's time budget count the pauses asked for, not the time they took.
+    """
+
+    def __init__(self, *, retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._retry_sleep = retry_sleep
         self.settings = AgentSettings()
         self.store: AgentStore = MemoryAgentStore()
         self.breakers = Breakers()
@@ -111,7 +117,8 @@ class AgentOrchestrationPlugin:
         self._transport = Transport(settings)
         await self._transport.start()
         # One transport and one retry policy for both protocols: the same guarantees for each.
-        sender = RequestSender(self._transport, RetryPolicy.from_settings(settings))
+        policy = RetryPolicy.from_settings(settings, sleep=self._retry_sleep)
+        sender = RequestSender(self._transport, policy)
         limit = settings.max_response_bytes
         self._clients = Clients(
             jamey=JameyClient(sender, max_response_bytes=limit),

@@ -4,7 +4,9 @@
   with the ``jamey_agent_ca`` and ``jamey_agent_server`` fixtures;
 - :mod:`.agents`: :class:`ThrowawayCA` and the :class:`RecordingAgent` the fixtures start;
 - :mod:`.server`: the reference agent (``jamey-agent``), which any test agent runs;
-- :mod:`.a2a_server`: its A2A mode (``create_a2a_app``: an agent card and JSON-RPC).
+- :mod:`.a2a_server`: its A2A mode (``create_a2a_app``: an agent card and JSON-RPC);
+- :mod:`.fakes` and :mod:`.fake_agent`: the ``jamey_fake_agents`` fixture's :class:`FakeAgents`
+  and :class:`FakeAgent` (scripted agents answered through aioresponses, no socket).
 
 pytest imports :mod:`.fixtures` in every run of an environment where this package is installed,
 so nothing here is imported before it is used: the names below are loaded on first access.
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
         ThrowawayCA,
         start_test_agent,
     )
+    from jamey_agent_orchestration.testing.fake_agent import FakeAgent
+    from jamey_agent_orchestration.testing.fakes import FakeAgents
     from jamey_agent_orchestration.testing.fixtures import AgentServerFactory
     from jamey_agent_orchestration.testing.server import (
         EXAMPLE_HANDLERS,
@@ -36,6 +40,8 @@ __all__ = [
     "EXAMPLE_HANDLERS",
     "AgentServer",
     "AgentServerFactory",
+    "FakeAgent",
+    "FakeAgents",
     "RecordedRequest",
     "RecordingAgent",
     "TaskError",
@@ -50,6 +56,8 @@ _HOMES = {
     "EXAMPLE_HANDLERS": "server",
     "AgentServer": "server",
     "AgentServerFactory": "fixtures",
+    "FakeAgent": "fake_agent",
+    "FakeAgents": "fakes",
     "RecordedRequest": "agents",
     "RecordingAgent": "agents",
     "TaskError": "server",

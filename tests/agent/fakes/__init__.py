@@ -1,0 +1,1 @@
+"""Tests of ``jamey_fake_agents``: fake agents for host applications' tests."""
