@@ -142,6 +142,15 @@ async def test_input_then_a_follow_up_and_follow_ups_to_finished_tasks(
         ids = {"taskId": task["id"], "contextId": task["contextId"]}
         done = (await client.rpc("SendMessage", message("yes", {"a": "b"}, **ids))).document
         assert done["result"]["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
+        # In the order things were said, as the SDK keeps it (A2A-WIRE 4.8): the question
+        # comes before the reply that answers it.
+        said = [
+            (entry["role"], entry["parts"][0].get("text"))
+            for entry in done["result"]["task"]["history"]
+        ]
+        question = task["status"]["message"]["parts"][0]["text"]
+        assert said[0] == ("ROLE_USER", "needs_input")
+        assert said.index(("ROLE_AGENT", question)) + 1 == said.index(("ROLE_USER", "yes"))
         late = (await client.rpc("SendMessage", message("again", **ids))).document
         assert late["error"]["code"] == -32004
         assert "terminal state: TASK_STATE_COMPLETED" in late["error"]["message"]

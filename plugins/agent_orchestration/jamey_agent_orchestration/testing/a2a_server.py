@@ -129,6 +129,11 @@ class _Task:
             self.settled.clear()
 
     def add_user_message(self, message: dict[str, Any]) -> None:
+        """A follow-up: the agent's question goes to the history before the reply, in the order
+        things were said, as the SDK does."""
+        if self.status_message is not None:
+            self.history.append(self.status_message)
+            self.status_message = None
         self.history.append(self._own(message))
 
     def to_json(self, history_length: int | None = None) -> dict[str, Any]:
