@@ -113,10 +113,12 @@ class Figure:
     goal: str = ""  # e.g. "<= 3.0" (checked on the median ratio, or on value when no ratio)
     passed: bool | None = None
     note: str = ""
+    judged_on: str = ""  # "ratio" (the median of the pairs) or "value"
 
     def judge(self, op: str, limit: float, on: float | None = None, unit: str = "") -> Figure:
         """Set ``goal`` and ``passed`` from the median ratio (or ``on``)."""
         subject = on if on is not None else statistics.median(self.ratio)
+        self.judged_on = "value" if on is not None else "ratio"
         self.goal = f"{op} {limit:g}{unit}"
         self.passed = subject <= limit if op == "<=" else subject >= limit
         return self

@@ -163,7 +163,7 @@ async def _send_task(
             {"runtime": runtime_side, "raw": raw_side, "sdk": sdk_side}, settings.reps
         )
     rate = {side: [n / t for t in ts] for side, ts in samples.items()}
-    title = "send_task to an A2A agent (JSON-RPC, reference agent)"
+    title = "send_task to an A2A agent (JSON-RPC)"
     figures = [
         Figure(
             key="a2a.send_task.vs_raw",

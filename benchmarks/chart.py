@@ -2,9 +2,10 @@
 
 Left, the broadcast time against the number of agents (log scales), runtime and raw aiohttp, for
 ``jamey`` agents (the ``broadcast`` sizes and the ``scale`` run's 10,000) and for A2A agents.
-Right, every figure of the run that has a goal on a ratio, as its distance to that goal: the
-median ratio over the goal (``>=`` goals) or the goal over it (``<=`` goals), with the spread of
-the pairs; right of 1 is a goal met.
+Right, every figure of the run that has a goal, as its distance to that goal: the median ratio
+(or the value) over the goal for ``>=`` goals, the goal over it for ``<=`` goals; right of 1 is
+a goal met. Goals on a ratio show the spread of their pairs; goals on one value (a worst case, a
+count, a size) are diamonds.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._common import Figure
+from ._common import Figure, fmt
 
 
 def _series(sizes: Mapping[str, Any], side: str) -> tuple[list[int], list[list[float]]]:
@@ -54,30 +55,37 @@ def _broadcasts(ax: Any, raws: Mapping[str, Any]) -> None:
     ax.legend(loc="upper left", fontsize=7)
 
 
+_FAR = 3.0  # margins beyond this are drawn at it: the chart is about the goals near the line
+
+
 def _margin(figure: Figure, value: float) -> float:
     limit = float(figure.goal.split()[1])
-    return value / limit if figure.goal.startswith(">=") else limit / value
+    if figure.goal.startswith(">="):
+        return min(_FAR, value / limit)
+    return _FAR if value <= 0 else min(_FAR, limit / value)
 
 
 def _goals(ax: Any, figures: Sequence[Figure]) -> None:
-    judged = [f for f in figures if f.ratio and f.goal and f.goal.split()[0] in (">=", "<=")]
-    labels, medians, lows, highs, colors = [], [], [], [], []
-    for figure in judged:
-        margins = [_margin(figure, r) for r in figure.ratio]
-        median = _margin(figure, statistics.median(figure.ratio))
-        medians.append(median)
-        lows.append(median - min(margins))
-        highs.append(max(margins) - median)
-        colors.append("C2" if figure.passed else "C3")
-        title = figure.title if len(figure.title) <= 48 else figure.title[:47] + "…"
-        labels.append(f"{title}\n{figure.ratio_label or 'ratio'} {figure.goal}")
+    judged = [f for f in figures if f.passed is not None]
+    labels = []
     rows = list(range(len(judged)))[::-1]
-    for row, median, low, high, color in zip(rows, medians, lows, highs, colors, strict=True):
-        ax.errorbar([median], [row], xerr=[[low], [high]], fmt="o", color=color, capsize=3, lw=1.5)
+    for row, figure in zip(rows, judged, strict=True):
+        color = "C2" if figure.passed else "C3"
+        if figure.judged_on == "ratio":
+            margins = [_margin(figure, r) for r in figure.ratio]
+            median = _margin(figure, statistics.median(figure.ratio))
+            spread = [[median - min(margins)], [max(margins) - median]]
+            ax.errorbar([median], [row], xerr=spread, fmt="o", color=color, capsize=3, lw=1.5)
+            what = f"{figure.ratio_label or 'ratio'} {figure.goal}"
+        else:
+            ax.plot([_margin(figure, figure.value)], [row], "D", color=color)
+            what = f"{fmt(figure.value, figure.unit)}, goal {figure.goal}"
+        title = figure.title if len(figure.title) <= 52 else figure.title[:51] + "…"
+        labels.append(f"{title}\n{what}")
     ax.axvline(1.0, color="0.3", lw=1, ls="--")
     ax.set_yticks(rows)
     ax.set_yticklabels(labels, fontsize=6.5)
-    ax.set_xlabel("median ratio / goal (right of 1: met), min-max of the pairs")
+    ax.set_xlabel(f"median ratio (or value) against its goal: right of 1 is met (cut at {_FAR:g})")
     ax.set_title("Every goal of the run")
     ax.grid(True, axis="x", alpha=0.3)
 
@@ -94,7 +102,7 @@ def draw(
     except ImportError:
         return False
     fig, (left, right) = plt.subplots(
-        1, 2, figsize=(13, 6.5), dpi=100, gridspec_kw={"width_ratios": [1, 1.25]}
+        1, 2, figsize=(13, 8.5), dpi=100, gridspec_kw={"width_ratios": [1, 1.25]}
     )
     _broadcasts(left, raws)
     _goals(right, figures)
