@@ -1,13 +1,14 @@
 """``python -m benchmarks [--quick] [--only NAME ...]``: run the benchmarks, print the table.
 
-Raw results go to ``benchmarks/results/latest.json``; the broadcast chart to
-``docs/performance-broadcast.png``. Every server runs on 127.0.0.1.
+Raw results go to ``benchmarks/results/latest.json``; the chart (broadcast times, every goal) to
+``docs/performance.png``. Every server runs on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import json
 import os
 import platform
@@ -18,11 +19,21 @@ from typing import Any
 
 from ._common import ROOT, Figure, Settings, log, markdown, render, table
 
-SECTIONS = ("dispatch", "send_task", "broadcast", "registry", "durability", "registries")
+SECTIONS = (
+    "dispatch",
+    "send_task",
+    "a2a",
+    "broadcast",
+    "scale",
+    "registry",
+    "durability",
+    "registries",
+)
+NETWORK = {"send_task", "a2a", "broadcast", "scale", "durability", "registries"}
 
 
 async def _network(settings: Settings, sections: set[str], results: dict[str, Any]) -> None:
-    from . import broadcast, durability, registries, throughput
+    from . import a2a, broadcast, durability, registries, scale, throughput
     from .fleet import Fleet
 
     servers = 4
@@ -30,8 +41,12 @@ async def _network(settings: Settings, sections: set[str], results: dict[str, An
     with Fleet(servers) as fleet:
         if "send_task" in sections:
             results["send_task"] = await throughput.run(settings, fleet)
+        if "a2a" in sections:
+            results["a2a"] = await a2a.run(settings, fleet)
         if "broadcast" in sections:
             results["broadcast"] = await broadcast.run(settings, fleet)
+        if "scale" in sections:
+            results["scale"] = scale.run(settings, fleet)
         if "durability" in sections:
             results["durability"] = await durability.run(settings, fleet)
         if "registries" in sections:
@@ -45,12 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--output", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json"
     )
-    parser.add_argument("--chart", type=Path, default=ROOT / "docs" / "performance-broadcast.png")
+    parser.add_argument("--chart", type=Path, default=ROOT / "docs" / "performance.png")
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     args = parser.parse_args(argv)
     settings = Settings.make(args.quick)
     sections = set(args.only or SECTIONS)
     began = time.perf_counter()
+    load_at_start = _loadavg()
 
     results: dict[str, tuple[list[Figure], dict[str, Any]]] = {}
     if "dispatch" in sections:
@@ -61,12 +77,14 @@ def main(argv: list[str] | None = None) -> int:
         from . import registry
 
         results["registry"] = registry.run(settings)
-    if sections & {"send_task", "broadcast", "durability", "registries"}:
+    if sections & NETWORK:
         asyncio.run(_network(settings, sections, results))
 
     figures = [fig for name in SECTIONS if name in results for fig in results[name][0]]
     rows = table(figures)
     elapsed = time.perf_counter() - began
+    machine = _machine(load_at_start)
+    stamp = _stamp(args.quick, machine)
     print()
     print(render(rows))
     notes = [f"  {fig.title}: {fig.note}" for fig in figures if fig.note]
@@ -76,13 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         print()
         print(markdown(rows))
-    print(f"\n{'quick' if args.quick else 'full'} run in {elapsed:.0f} s")
+    print(f"\n{'quick' if args.quick else 'full'} run in {elapsed:.0f} s; {stamp}")
 
     chart = None
-    if "broadcast" in results:
+    if figures:
         from .chart import draw
 
-        if draw(results["broadcast"][1], args.chart):
+        raws = {name: raw for name, (_, raw) in results.items()}
+        if draw(raws, figures, args.chart, stamp=stamp):
             chart = str(args.chart)
             log(f"chart written to {args.chart}")
         else:
@@ -91,11 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     document = {
         "quick": args.quick,
         "seconds": elapsed,
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "machine": machine,
         "settings": vars(settings),
         "figures": [fig.to_json() for fig in figures],
         "raw": {name: raw for name, (_, raw) in results.items()},
@@ -105,6 +121,35 @@ def main(argv: list[str] | None = None) -> int:
     log(f"results written to {args.output}")
     missed = [fig.title for fig in figures if fig.passed is False]
     return 1 if missed else 0
+
+
+def _loadavg() -> str:
+    """The 1-minute load average (other work on the machine skews every figure)."""
+    try:
+        return Path("/proc/loadavg").read_text(encoding="ascii").split()[0]
+    except OSError:
+        return "?"
+
+
+def _machine(load_at_start: str) -> dict[str, Any]:
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "aiohttp": importlib.metadata.version("aiohttp"),
+        "pluggy": importlib.metadata.version("pluggy"),
+        "load_average": {"start": load_at_start, "end": _loadavg()},
+    }
+
+
+def _stamp(quick: bool, machine: dict[str, Any]) -> str:
+    """The run's date and machine, as the results table and the chart give them."""
+    load = machine["load_average"]
+    return (
+        f"{'quick' if quick else 'full'} run {time.strftime('%Y-%m-%d')}: {machine['cpus']} cores, "
+        f"{platform.system()}, CPython {machine['python']}, aiohttp {machine['aiohttp']}, "
+        f"pluggy {machine['pluggy']}; load average {load['start']} at start, {load['end']} at end"
+    )
 
 
 if __name__ == "__main__":

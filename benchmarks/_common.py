@@ -31,12 +31,39 @@ class Settings:
     hung_reps: int
     registry_agents: int
     registry_chunk: int
+    a2a_broadcast_sizes: tuple[int, ...]  # A2A agents; the largest is the figure's
+    scale_agents: int  # the large broadcast (jamey protocol)
+    scale_reps: int  # its pairs: each side of a pair takes seconds
 
     @classmethod
     def make(cls, quick: bool) -> Settings:
         if quick:
-            return cls(True, 3, 5_000, 100, (10, 100, 1000), 1, 100_000, 5_000)
-        return cls(False, 21, 20_000, 400, (10, 50, 100, 250, 500, 1000), 7, 100_000, 10_000)
+            return cls(
+                quick=True,
+                reps=3,
+                dispatch_calls=5_000,
+                send_requests=100,
+                broadcast_sizes=(10, 100, 1000),
+                hung_reps=1,
+                registry_agents=100_000,
+                registry_chunk=5_000,
+                a2a_broadcast_sizes=(1000,),
+                scale_agents=10_000,
+                scale_reps=3,
+            )
+        return cls(
+            quick=False,
+            reps=21,
+            dispatch_calls=20_000,
+            send_requests=400,
+            broadcast_sizes=(10, 50, 100, 250, 500, 1000),
+            hung_reps=7,
+            registry_agents=100_000,
+            registry_chunk=10_000,
+            a2a_broadcast_sizes=(10, 100, 1000),
+            scale_agents=10_000,
+            scale_reps=11,
+        )
 
 
 async def paired(sides: Mapping[str, Side], reps: int, warmup: int = 1) -> dict[str, list[float]]:
@@ -86,10 +113,12 @@ class Figure:
     goal: str = ""  # e.g. "<= 3.0" (checked on the median ratio, or on value when no ratio)
     passed: bool | None = None
     note: str = ""
+    judged_on: str = ""  # "ratio" (the median of the pairs) or "value"
 
     def judge(self, op: str, limit: float, on: float | None = None, unit: str = "") -> Figure:
         """Set ``goal`` and ``passed`` from the median ratio (or ``on``)."""
         subject = on if on is not None else statistics.median(self.ratio)
+        self.judged_on = "value" if on is not None else "ratio"
         self.goal = f"{op} {limit:g}{unit}"
         self.passed = subject <= limit if op == "<=" else subject >= limit
         return self
@@ -176,8 +205,12 @@ class Stopwatch:
         self.elapsed = time.perf_counter() - self._start
 
 
+_STARTED = time.perf_counter()
+
+
 def log(message: str) -> None:
-    print(f"[bench] {message}", flush=True)
+    """A progress line, with the seconds since the run began (so slow sections show)."""
+    print(f"[bench {time.perf_counter() - _STARTED:5.0f} s] {message}", flush=True)
 
 
 class audit_to_file:  # noqa: N801 - used as a context manager like a function

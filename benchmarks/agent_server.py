@@ -8,7 +8,10 @@ listening. Besides the reference ``POST /api/v1/tasks`` it routes, to the very s
 * ``POST /hang/{n}/api/v1/tasks``: an agent that sleeps 60 s before answering;
 * ``GET /stats[?reset=1]``: how many distinct client connections sent tasks (pool reuse check);
 * ``/a2a-agent/``: the same handlers in the reference agent's A2A mode (its card at
-  ``/a2a-agent/.well-known/agent-card.json``, JSON-RPC at ``/a2a-agent/a2a/jsonrpc``).
+  ``/a2a-agent/.well-known/agent-card.json``, JSON-RPC at ``/a2a-agent/a2a/jsonrpc``);
+* ``/a2a/{n}/``: many A2A agents served by one process, each with its card (whose interface is
+  ``/a2a/{n}/a2a/jsonrpc``, since the reference card names the URL it was fetched from) and the
+  JSON-RPC handler of that same A2A application.
 
 The API key comes from ``$BENCH_AGENT_API_KEY``. The process exits when its stdin closes (so it
 never outlives the benchmark) or on SIGTERM.
@@ -26,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from jamey_agent_orchestration.testing.a2a_server import create_a2a_app
+from jamey_agent_orchestration.testing.a2a_server import A2A_PATH, CARD_PATH, create_a2a_app
 from jamey_agent_orchestration.testing.server import (
     EXAMPLE_HANDLERS,
     TASKS_PATH,
@@ -37,15 +40,21 @@ from jamey_agent_orchestration.testing.server import (
 API_KEY_ENV = "BENCH_AGENT_API_KEY"
 HANG_SECONDS = 60.0
 A2A_PREFIX = "/a2a-agent"
+#: The A2A agent ``n`` of a process is at ``A2A_AGENTS/n``.
+A2A_AGENTS = "/a2a"
+
+
+def _handler(app: web.Application, path: str) -> Any:
+    return next(
+        route.handler
+        for route in app.router.routes()
+        if route.resource is not None and route.resource.canonical == path
+    )
 
 
 def build_app(api_key: str) -> web.Application:
     app = create_app(api_key=api_key, name="bench-agent", handlers=EXAMPLE_HANDLERS)
-    handler: Any = next(
-        route.handler
-        for route in app.router.routes()
-        if route.resource is not None and route.resource.canonical == TASKS_PATH
-    )
+    handler = _handler(app, TASKS_PATH)
     peers: set[object] = set()
 
     async def agent(request: web.Request) -> web.StreamResponse:
@@ -69,9 +78,10 @@ def build_app(api_key: str) -> web.Application:
     app.router.add_post("/agent/{n}" + TASKS_PATH, agent)
     app.router.add_post("/hang/{n}" + TASKS_PATH, hang)
     app.router.add_get("/stats", stats)
-    app.add_subapp(
-        A2A_PREFIX, create_a2a_app(api_key=api_key, name="bench-a2a", handlers=EXAMPLE_HANDLERS)
-    )
+    a2a = create_a2a_app(api_key=api_key, name="bench-a2a", handlers=EXAMPLE_HANDLERS)
+    app.router.add_get(A2A_AGENTS + "/{n}" + CARD_PATH, _handler(a2a, CARD_PATH))
+    app.router.add_post(A2A_AGENTS + "/{n}" + A2A_PATH, _handler(a2a, A2A_PATH))
+    app.add_subapp(A2A_PREFIX, a2a)
     return app
 
 

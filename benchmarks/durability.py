@@ -161,7 +161,7 @@ async def _open_breakers(runtime: Runtime) -> int:
     return sum(1 for agent in listing if agent.get("health", {}).get("state") == "open")
 
 
-async def _dead_agents(fleet: Fleet) -> tuple[list[Figure], dict[str, Any]]:
+async def _dead_agents(fleet: Fleet, after_open: int) -> tuple[list[Figure], dict[str, Any]]:
     total = 1000
     dead_ports = iter(_free_ports(total // DEAD_EVERY))
     ports = fleet.ports
@@ -210,8 +210,8 @@ async def _dead_agents(fleet: Fleet) -> tuple[list[Figure], dict[str, Any]]:
                 before[name].append(await sides[name]())
             opened.append(await _open_breakers(mixed))
         n = len(opened)
-        log(f"durability: {AFTER_OPEN} pairs with every breaker open")
-        after = await paired(sides, AFTER_OPEN, warmup=0)
+        log(f"durability: {after_open} pairs with every breaker open")
+        after = await paired(sides, after_open, warmup=0)
         refused = json.loads((await mixed.execute_connector(CONNECTOR, everyone)).output)
         errors = [str(answer.get("error", "")) for answer in refused.values()]
         fast = sum(1 for error in errors if error.startswith("circuit open"))
@@ -248,7 +248,7 @@ async def _dead_agents(fleet: Fleet) -> tuple[list[Figure], dict[str, Any]]:
             baseline_value=statistics.median(after["baseline"]),
             ratio=ratios(after["mixed"], after["baseline"]),
             ratio_label="x live",
-            note=f"median of {AFTER_OPEN}; failed {after_failed}, "
+            note=f"median of {after_open}; failed {after_failed}, "
             f"{fast} of {dead} answers 'circuit open'",
         ).judge("<=", 1.1),
     ]
@@ -257,5 +257,6 @@ async def _dead_agents(fleet: Fleet) -> tuple[list[Figure], dict[str, Any]]:
 
 async def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str, Any]]:
     figures, raw = await _registrations(settings)
-    more, raw["dead_agents"] = await _dead_agents(fleet)
+    after_open = settings.reps if settings.quick else AFTER_OPEN
+    more, raw["dead_agents"] = await _dead_agents(fleet, after_open)
     return figures + more, raw

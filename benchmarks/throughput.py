@@ -5,8 +5,8 @@ process (the reference ``create_app`` over TLS):
 
 * runtime: ``await runtime.execute_connector("agent_orchestration", {"action": "send_task",
   "agent_id": "a0", "task": "echo", "param_x": "1"})`` - registry lookup, param parsing, URL,
-  headers, a fresh ``Idempotency-Key``, the POST, bounded read, JSON parse, the result (its
-  output re-encoded as JSON), the plugin's and the runtime's audit events;
+  headers, a fresh ``Idempotency-Key``, the POST, bounded read, strict JSON parse, the result
+  (the agent's text as output), the call's ``connector.execute`` event when a sink listens;
 * raw: ``session.post(url, data=body, headers=...)`` on one shared ``aiohttp.ClientSession`` whose
   SSL context trusts the same CA (system store plus the CA), with the same headers (including a
   fresh ``Idempotency-Key``), ``await resp.read()`` and ``json.loads``.
@@ -15,16 +15,11 @@ With the audit log at INFO, two more sides measure the ceiling any runtime could
 aiohttp plus, after each answer, the one audit line a send_task writes (the same
 ``connector.execute`` event built by ``AuditEvent.create`` and written by the runtime's own
 sink), and raw aiohttp plus one record of constant text through the same logger and handler.
+The goal at INFO is judged against the first: the runtime's rate over that ceiling's.
 
 The agent counts distinct client connections; a pool that is reused opens one per side.
 
-A2A (JSON-RPC): the same agent process serves the same handlers in the reference agent's A2A mode
-(``/a2a-agent``, registered with ``protocol=a2a`` from its card). The runtime's send_task is
-measured against raw aiohttp posting the same JSON-RPC ``SendMessage`` body to the interface, with
-the same headers (``Authorization``, ``A2A-Version``, ``Content-Type``, a fresh
-``Idempotency-Key``, which is also the ``messageId`` and the JSON-RPC ``id``), reading the answer
-and parsing it with ``json.loads``. The runtime also parses the Task (typed, bounded), judges its
-state, and gives the Task JSON as output with its ids as metadata.
+A2A agents are measured in ``benchmarks/a2a.py``.
 """
 
 from __future__ import annotations
@@ -44,7 +39,6 @@ from jamey_host import AUDIT_LOGGER_NAME, AuditEvent, Runtime, RuntimeConfig
 from jamey_host.audit import JsonLinesAuditLog
 
 from ._common import Figure, Settings, audit_to_file, log, paired, ratios
-from .agent_server import A2A_PREFIX
 from .fleet import Fleet, runtime_settings
 
 
@@ -185,10 +179,26 @@ async def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str,
                 ratio_label="of raw",
                 note=f"{connections} client connections for {raw[mode]['requests_sent']} requests",
             )
-            figures.append(figure.judge(">=", 0.95 if mode == "unconfigured" else 0.85))
+            if mode == "unconfigured":
+                figure.judge(">=", 0.95)
+            else:  # the goal is against the ceiling (next figure): one audit line is stdlib work
+                figure.note = f"goal against the ceiling, below; {figure.note}"
+            figures.append(figure)
+            if mode == "info_file":
+                figures.append(
+                    Figure(
+                        key=f"send_task.{mode}.vs_ceiling",
+                        title=f"send_task throughput ({label})",
+                        value=statistics.median(rate["runtime"]),
+                        unit="req/s",
+                        baseline="ceiling: raw + audit line",
+                        baseline_value=statistics.median(rate["raw + audit line"]),
+                        ratio=ratios(samples["raw + audit line"], samples["runtime"]),
+                        ratio_label="of ceiling",
+                    ).judge(">=", 0.95)
+                )
             for name in ceiling if mode == "info_file" else ():
-                ceiling_rate = [n / t for t in samples[name]]
-                raw[mode]["requests_per_second"][name] = ceiling_rate
+                ceiling_rate = rate[name]
                 figures.append(
                     Figure(
                         key=f"send_task.{mode}.{name.replace(' ', '_').replace('+', 'plus')}",
@@ -201,93 +211,4 @@ async def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str,
                         ratio_label="of raw",
                     )
                 )
-        figure, raw["a2a_jsonrpc"] = await _a2a(settings, runtime, session, port, fleet.api_key)
-        figures.append(figure)
     return figures, raw
-
-
-async def _a2a(
-    settings: Settings,
-    runtime: Runtime,
-    session: aiohttp.ClientSession,
-    port: int,
-    api_key: str,
-) -> tuple[Figure, dict[str, Any]]:
-    """send_task to the reference agent in A2A mode (JSON-RPC), against raw aiohttp."""
-    n = settings.send_requests
-    base = f"https://127.0.0.1:{port}{A2A_PREFIX}"
-    registered = await runtime.execute_connector(
-        "agent_orchestration",
-        {
-            "action": "register_agent",
-            "agent_id": "a2a0",
-            "url": base,
-            "api_key": api_key,
-            "protocol": "a2a",
-        },
-    )
-    assert registered.success, registered.errors
-    params = {"action": "send_task", "agent_id": "a2a0", "task": "echo", "param_x": "1"}
-    execute = runtime.execute_connector
-
-    async def runtime_side() -> float:
-        start = time.perf_counter()
-        for _ in range(n):
-            result = await execute("agent_orchestration", params)
-            if not result.success:
-                raise RuntimeError(f"send_task failed: {result.errors}")
-        return time.perf_counter() - start
-
-    endpoint = f"{base}/a2a/jsonrpc"
-    auth = f"Bearer {api_key}"
-
-    async def raw_side() -> float:
-        start = time.perf_counter()
-        for _ in range(n):
-            key = uuid.uuid4().hex
-            body = json.dumps(
-                {
-                    "jsonrpc": "2.0",
-                    "id": key,
-                    "method": "SendMessage",
-                    "params": {
-                        "message": {
-                            "messageId": key,
-                            "role": "ROLE_USER",
-                            "parts": [
-                                {"text": "echo"},
-                                {"data": {"x": "1"}, "mediaType": "application/json"},
-                            ],
-                        }
-                    },
-                },
-                separators=(",", ":"),
-            ).encode()
-            headers = {
-                "Authorization": auth,
-                "A2A-Version": "1.0",
-                "Content-Type": "application/json",
-                "Idempotency-Key": key,
-            }
-            async with session.post(endpoint, data=body, headers=headers) as response:
-                if response.status != 200:
-                    raise RuntimeError(f"raw send failed: {response.status}")
-                answer = json.loads(await response.read())
-                if answer["result"]["task"]["status"]["state"] != "TASK_STATE_COMPLETED":
-                    raise RuntimeError(f"raw send failed: {answer}")
-        return time.perf_counter() - start
-
-    log(f"send_task to an A2A agent (JSON-RPC): {settings.reps} rounds of {n} requests per side")
-    samples = await paired({"runtime": runtime_side, "raw": raw_side}, settings.reps)
-    rate = {side: [n / t for t in ts] for side, ts in samples.items()}
-    figure = Figure(
-        key="send_task.a2a_jsonrpc",
-        title="send_task to an A2A agent (JSON-RPC, reference agent)",
-        value=statistics.median(rate["runtime"]),
-        unit="req/s",
-        baseline="raw aiohttp, same JSON-RPC body",
-        baseline_value=statistics.median(rate["raw"]),
-        ratio=ratios(samples["raw"], samples["runtime"]),
-        ratio_label="of raw",
-    )
-    return figure.judge(">=", 0.90), {"requests_per_second": rate, "requests_per_sample": n}

@@ -21,6 +21,7 @@ from jamey_agent_orchestration.net.a2a_wire import (
     parse_message,
     parse_response,
     parse_task,
+    within_bounds,
 )
 
 SEND = SendMessageCall(text="x", message_id="m")
@@ -176,3 +177,29 @@ def test_a_good_answer_next_to_the_limits_still_parses() -> None:
     outcome = parse_response(JSONRPC, SEND, status=200, document=document)
     assert isinstance(outcome, TaskAnswer)
     assert len(outcome.task.history[0].parts) == MAX_ITEMS
+
+
+def test_a_short_text_with_few_brackets_is_within_bounds() -> None:
+    text = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {"task": task()}})
+    assert within_bounds(text)
+    assert within_bounds("")
+    assert within_bounds("1")
+
+
+def test_a_text_is_not_vouched_for_when_its_brackets_or_length_could_exceed_the_bounds() -> None:
+    assert not within_bounds(json.dumps(nested(MAX_DEPTH + 1)))
+    # Many brackets, not deep: the text proves nothing, so the document is walked (and passes).
+    wide = task(metadata={"lists": [[] for _ in range(MAX_DEPTH)]})
+    assert not within_bounds(json.dumps(wide))
+    assert parse_task(json.loads(json.dumps(wide))).id == "t"
+    assert not within_bounds(" " * (MAX_VALUES + 1))
+
+
+def test_a_document_deeper_than_its_text_allows_is_still_walked_unless_vouched_for() -> None:
+    answer = {"jsonrpc": "2.0", "id": 1, "result": {"task": task(metadata=nested(MAX_DEPTH + 1))}}
+    with pytest.raises(InvalidA2A, match="nested deeper"):
+        parse_response(JSONRPC, SEND, status=200, document=answer)
+    # bounded=True is the caller's word that within_bounds held for the text it parsed.
+    assert isinstance(
+        parse_response(JSONRPC, SEND, status=200, document=answer, bounded=True), TaskAnswer
+    )

@@ -313,6 +313,17 @@ async def test_a_deeply_nested_task_is_refused(
     assert event.outcome == "failure"
 
 
+async def test_a_number_no_float_can_hold_is_not_json(
+    connector: Connector, jamey_agent_server: AgentServerFactory
+) -> None:
+    task = b'{"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_COMPLETED"}'
+    answer = b'{"jsonrpc": "2.0", "id": 1, "result": {"task": ' + task + b', "n": 1e400}}}'
+    agent = await answering(jamey_agent_server, answer)
+    assert (await connector.register_a2a("huge-number", agent)).success
+    result = await connector.call("send_task", agent_id="huge-number", task="echo")
+    assert result.errors == ["Failed to send task to agent: response is not JSON"]
+
+
 async def test_a_nesting_deeper_than_the_json_parser_allows_is_not_json(
     connector: Connector, jamey_agent_server: AgentServerFactory
 ) -> None:

@@ -46,6 +46,7 @@ from jamey_agent_orchestration.net.a2a_wire import (
     parse_agent_card,
     parse_response,
     send_verdict,
+    within_bounds,
 )
 from jamey_agent_orchestration.net.body import (
     SEND_FAILED,
@@ -269,15 +270,20 @@ class A2AClient:
             return too_large(self._limit, status)
         ok = 200 <= status < 300
         document: object = None
+        text = ""
         if data:
             try:
-                document, _ = parse_json(data, scrubber)
+                document, text = parse_json(data, scrubber)
             except NotJSON:
                 if ok:
                     error = f"{SEND_FAILED}: response is not JSON"
                     return Attempt.failed(FailureKind.BAD_RESPONSE, error, status=status)
         try:
-            outcome = parse_response(binding, call, status=status, document=document)
+            # The strict decoder refused numbers that are not finite; the text may prove the rest.
+            bounded = within_bounds(text)
+            outcome = parse_response(
+                binding, call, status=status, document=document, bounded=bounded
+            )
         except InvalidA2A as exc:
             return Attempt.failed(FailureKind.BAD_RESPONSE, str(exc), status=status)
         if isinstance(outcome, ErrorStatus) and outcome.message is None and document is None:

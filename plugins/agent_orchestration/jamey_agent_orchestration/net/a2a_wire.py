@@ -7,7 +7,8 @@ the official SDK serves (``A2A-WIRE.md``); the rules are those of the contract, 
   ignored, as A2A requires; what the connector relies on is checked strictly (types, lengths, enum
   values), and a problem is an :class:`InvalidA2A` naming the field
   (``Invalid agent card: supportedInterfaces[0].url is missing``). Every document is first walked
-  without recursion to bound its depth and size, so no hostile nesting reaches a recursive step.
+  without recursion to bound its depth and size, so no hostile nesting reaches a recursive step
+  (unless its text shows it cannot exceed them: :func:`within_bounds`).
 - The card: :func:`choose_interface`, :func:`key_placement`, :func:`default_capabilities`.
 - Requests: :func:`build_request` for either binding, over :func:`jsonrpc_request`,
   :func:`send_message_params`, :func:`rest_path` and friends.
@@ -625,8 +626,11 @@ _FAST: Final = _make_converter(detailed=False)
 _DETAILED: Final = _make_converter(detailed=True)
 
 
-def _structure(document: object, cls: type[Any], subject: str, root: str = "") -> Any:
-    _check_bounds(document, subject, root)
+def _structure(
+    document: object, cls: type[Any], subject: str, root: str = "", *, bounded: bool = False
+) -> Any:
+    if not bounded:
+        _check_bounds(document, subject, root)
     try:
         return _FAST.structure(document, cls)
     except Exception:  # noqa: S110 - explained by the detailed pass below
@@ -709,6 +713,16 @@ def _check_bounds(document: object, subject: str, root: str) -> None:
                 raise InvalidA2A(subject, root, "holds a value that is not JSON")
         level = below
         depth += 1
+
+
+def within_bounds(text: str) -> bool:
+    """Whether any document parsed from ``text`` is within MAX_DEPTH and MAX_VALUES, by its text.
+
+    Every level of nesting opens a bracket and every value takes at least one character, so a
+    text with few brackets and characters needs no walk. (True is a proof; False only means that
+    the document must be walked.)
+    """
+    return len(text) <= MAX_VALUES and text.count("{") + text.count("[") <= MAX_DEPTH
 
 
 def parse_agent_card(document: object) -> AgentCard:
@@ -1092,8 +1106,14 @@ class ErrorStatus:
 Outcome: TypeAlias = TaskAnswer | MessageAnswer | AgentError | ErrorStatus
 
 
-def parse_response(binding: Binding, call: Call, *, status: int, document: object) -> Outcome:
+def parse_response(
+    binding: Binding, call: Call, *, status: int, document: object, bounded: bool = False
+) -> Outcome:
     """What the agent answered to ``call``: ``document`` is the parsed JSON body (``None`` if none).
+
+    ``bounded`` says that the caller vouches for the document's bounds, so it is not walked: it
+    was parsed from strict JSON text (no number that is not finite) for which
+    :func:`within_bounds` holds.
 
     JSON-RPC errors come with HTTP 200; any non-2xx JSON-RPC answer is an :class:`ErrorStatus`
     unless it holds a JSON-RPC error object. An HTTP+JSON non-2xx answer with an error object
@@ -1105,7 +1125,8 @@ def parse_response(binding: Binding, call: Call, *, status: int, document: objec
         envelope = document if isinstance(document, dict) else None
         is_rpc = envelope is not None and envelope.get("jsonrpc") == "2.0"
         if envelope is not None and is_rpc and "error" in envelope:
-            _check_bounds(envelope, RESPONSE, "")
+            if not bounded:
+                _check_bounds(envelope, RESPONSE, "")
             return _agent_error(envelope["error"], code=None, details_key="data", root="error")
         if not ok:
             return ErrorStatus(status=status, message=error_message(document))
@@ -1115,21 +1136,22 @@ def parse_response(binding: Binding, call: Call, *, status: int, document: objec
             raise InvalidA2A(RESPONSE, "jsonrpc", 'is not "2.0"')
         if "result" not in envelope:
             raise InvalidA2A(RESPONSE, "", "has neither result nor error")
-        return _result(call, envelope["result"], root="result")
+        return _result(call, envelope["result"], root="result", bounded=bounded)
     if binding != HTTP_JSON:
         raise ValueError(f"not an A2A binding the connector speaks: {clean_text(binding, 32)!r}")
     if not ok:
         error = document.get("error") if isinstance(document, dict) else None
         if isinstance(error, dict) and isinstance(error.get("message"), str):
-            _check_bounds(error, RESPONSE, "error")
+            if not bounded:
+                _check_bounds(error, RESPONSE, "error")
             return _agent_error(error, code=status, details_key="details", root="error")
         return ErrorStatus(status=status, message=error_message(document))
-    return _result(call, document, root="")
+    return _result(call, document, root="", bounded=bounded)
 
 
-def _result(call: Call, result: object, *, root: str) -> TaskAnswer | MessageAnswer:
+def _result(call: Call, result: object, *, root: str, bounded: bool) -> TaskAnswer | MessageAnswer:
     if not isinstance(call, SendMessageCall):  # GetTask and CancelTask answer a bare Task
-        return _task_answer(result, root)
+        return _task_answer(result, root, bounded)
     wrapper = _object(result, root)
     kinds = [key for key in ("task", "message") if key in wrapper]
     if len(kinds) != 1:
@@ -1137,14 +1159,15 @@ def _result(call: Call, result: object, *, root: str) -> TaskAnswer | MessageAns
         raise InvalidA2A(RESPONSE, root, f"must hold exactly one of task or message, not {found}")
     (kind,) = kinds
     if kind == "task":
-        return _task_answer(wrapper["task"], _join(root, "task"))
+        return _task_answer(wrapper["task"], _join(root, "task"), bounded)
     message_json = wrapper["message"]
-    message = parse_message(message_json, field=_join(root, "message"))
+    field = _join(root, "message")
+    message: Message = _structure(message_json, Message, RESPONSE, field, bounded=bounded)
     return MessageAnswer(message=message, json=message_json)
 
 
-def _task_answer(document: object, field: str) -> TaskAnswer:
-    head: TaskHead = _structure(document, TaskHead, RESPONSE, field)
+def _task_answer(document: object, field: str, bounded: bool) -> TaskAnswer:
+    head: TaskHead = _structure(document, TaskHead, RESPONSE, field, bounded=bounded)
     return TaskAnswer(head=head, json=_object(document, field), field=field)
 
 

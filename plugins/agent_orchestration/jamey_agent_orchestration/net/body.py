@@ -4,8 +4,9 @@ Every byte the connector reads of an agent's answer comes through here, for both
 
 - :func:`read_bounded` reads at most ``limit`` bytes after decompression, and stops reading as
   soon as the body is known to be too large;
-- :func:`parse_json` is strict: UTF-8, no NaN or Infinity (Python would accept them and pass them
-  on), and absurd nesting is refused rather than recursed into;
+- :func:`parse_json` is strict: UTF-8, no NaN or Infinity, nor a number too large for a float
+  (Python would accept them and pass them on as ``inf``), and absurd nesting is refused rather than
+  recursed into;
 - :func:`read_json` (a 2xx answer) and :func:`read_error_message` (any other) put every string
   through the request's :class:`~jamey_agent_orchestration.net.scrub.KeyScrubber`, so the key
   sent cannot come back in what the connector returns.
@@ -14,6 +15,7 @@ Every byte the connector reads of an agent's answer comes through here, for both
 from __future__ import annotations
 
 import json
+import math
 from typing import Final
 
 import aiohttp
@@ -51,8 +53,15 @@ def _not_json(constant: str) -> object:
     raise ValueError(f"{constant} is not JSON")
 
 
+def _finite(number: str) -> float:
+    value = float(number)
+    if math.isinf(value):  # 1e400: valid JSON text, but no float can hold it
+        raise ValueError("the number is too large")
+    return value
+
+
 # One decoder for every response: json.loads with an option builds a new one on each call.
-_STRICT_JSON: Final = json.JSONDecoder(parse_constant=_not_json)
+_STRICT_JSON: Final = json.JSONDecoder(parse_constant=_not_json, parse_float=_finite)
 
 
 def parse_json(data: bytes | bytearray, scrubber: KeyScrubber | None = None) -> tuple[object, str]:
