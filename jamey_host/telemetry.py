@@ -12,13 +12,19 @@ context when the call starts is its parent. Its attributes are ``jamey.connector
 ``jamey.action`` and ``jamey.outcome``; failures and denials set status ``ERROR`` with the result's
 first error. The metrics ``jamey.connector.calls`` and ``jamey.connector.duration`` carry exactly
 those three attributes. Nothing else about the call is recorded: params and their values never.
+
+The connector and the action are whatever the caller passed, so they are recorded only when the
+runtime knows them: a connector it has (``_OTHER`` for any other name) and an action that
+connector's spec lists (``_OTHER`` for any other). A caller can then neither make the metrics grow
+without bound nor put text of its own into a span name; the span's status description, the
+result's first error, still names what was asked for.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import time
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from contextvars import Token
 from typing import TYPE_CHECKING, Final, final
 
@@ -37,7 +43,7 @@ if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.trace import Span
 
-__all__ = ["ENABLED", "ConnectorCall", "start_call"]
+__all__ = ["ENABLED", "OTHER", "ConnectorCall", "start_call"]
 
 _CONNECTOR: Final = "jamey.connector"
 _ACTION: Final = "jamey.action"
@@ -49,7 +55,9 @@ _DURATION_METRIC: Final = "jamey.connector.duration"
 # meant for milliseconds and would put every call into the first one or two.
 _BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 _FAILED: Final = frozenset({"failure", "denied"})
-_NOT_A_NAME: Final = "(not a str)"  # what a call with a non-str connector name is recorded as
+# What a connector or an action the runtime does not know is recorded as (the OpenTelemetry
+# conventions' word for a value outside the known set).
+OTHER: Final = "_OTHER"
 
 
 def _version() -> str:
@@ -82,16 +90,18 @@ class ConnectorCall:
     task, so the call must end in the same task (the runtime's ``finally`` does).
     """
 
-    __slots__ = ("_connector", "_span", "_started", "_token")
+    __slots__ = ("_actions", "_connector", "_span", "_started", "_token")
 
     def __init__(
         self,
         connector: str,
+        actions: Container[str],
         started: float | None,
         span: Span | None = None,
         token: Token[Context] | None = None,
     ) -> None:
         self._connector = connector
+        self._actions = actions
         self._started = started  # None: nothing (more) to record
         self._span = span  # None: no tracer provider (or no valid context), metrics only
         self._token = token
@@ -100,13 +110,15 @@ class ConnectorCall:
         """Record the call's outcome and the result's first error; close the span.
 
         ``action`` is the call's ``action`` param, or ``None`` when it had none (or its params
-        were invalid).
+        were invalid); one its connector does not list is recorded as ``_OTHER``.
         """
         started = self._started
         if started is None:  # ended already, or OpenTelemetry is not installed
             return
         seconds = time.perf_counter() - started
         self._started = None
+        if action is not None and action not in self._actions:
+            action = OTHER
         attributes = _attributes(self._connector, action, outcome)
         _calls.add(1, attributes)
         _duration.record(seconds, attributes)
@@ -123,11 +135,14 @@ class ConnectorCall:
         span.end()
 
 
-_UNRECORDED: Final = ConnectorCall("", None)
+_UNRECORDED: Final = ConnectorCall("", (), None)
 
 
-def start_call(connector: str) -> ConnectorCall:
+def start_call(connector: object, actions: Container[str] | None) -> ConnectorCall:
     """Open the span of one call to ``connector`` under the current context, and make it current.
+
+    ``actions`` are the actions that connector's spec lists, or ``None`` when the runtime has no
+    connector of that name (it is then recorded as ``_OTHER``).
 
     Cheap when nothing records: without the API installed it returns a shared no-op object;
     with the API but no tracer provider, the API's tracer hands back an invalid span, which is
@@ -136,14 +151,17 @@ def start_call(connector: str) -> ConnectorCall:
     """
     if not ENABLED:
         return _UNRECORDED
-    # The runtime takes any name a caller passes (and answers "not found"); never its repr.
-    connector = connector if type(connector) is str else _NOT_A_NAME
+    name = OTHER
+    if actions is None:
+        actions = ()
+    elif type(connector) is str:  # a connector id is a str; never record another type's repr
+        name = connector
     started = time.perf_counter()
-    span = _tracer.start_span(f"execute_connector {connector}")
+    span = _tracer.start_span(f"execute_connector {name}")
     if not span.get_span_context().is_valid:
-        return ConnectorCall(connector, started)
+        return ConnectorCall(name, actions, started)
     token = otel_context.attach(trace.set_span_in_context(span))
-    return ConnectorCall(connector, started, span, token)
+    return ConnectorCall(name, actions, started, span, token)
 
 
 def _attributes(connector: str, action: str | None, outcome: Outcome) -> Mapping[str, str]:
