@@ -18,11 +18,19 @@ from typing import Any
 
 from ._common import ROOT, Figure, Settings, log, markdown, render, table
 
-SECTIONS = ("dispatch", "send_task", "broadcast", "registry", "durability", "registries")
+SECTIONS = (
+    "dispatch",
+    "send_task",
+    "broadcast",
+    "registry",
+    "durability",
+    "registries",
+    "telemetry",
+)
 
 
 async def _network(settings: Settings, sections: set[str], results: dict[str, Any]) -> None:
-    from . import broadcast, durability, registries, throughput
+    from . import broadcast, durability, registries, telemetry, throughput
     from .fleet import Fleet
 
     servers = 4
@@ -36,6 +44,8 @@ async def _network(settings: Settings, sections: set[str], results: dict[str, An
             results["durability"] = await durability.run(settings, fleet)
         if "registries" in sections:
             results["registries"] = await registries.run(settings, fleet)
+        if "telemetry" in sections:
+            results["telemetry"] = await telemetry.run(settings, fleet)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         from . import registry
 
         results["registry"] = registry.run(settings)
-    if sections & {"send_task", "broadcast", "durability", "registries"}:
+    if sections & {"send_task", "broadcast", "durability", "registries", "telemetry"}:
         asyncio.run(_network(settings, sections, results))
 
     figures = [fig for name in SECTIONS if name in results for fig in results[name][0]]

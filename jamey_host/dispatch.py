@@ -91,9 +91,9 @@ class Dispatcher:
         """One call, audited whatever its end; every failure of the call comes back as a result."""
         # The call's audit trail; None when no sink listens, and then nothing of it is computed.
         call_audit = CallAudit(self._fanout.emit) if self._fanout.wanted() else None
+        connector = self._plugins.connector(name) if isinstance(name, str) else None
         # The call's span, current until it ends: the connector's spans become its children.
-        known = self._plugins.connector(name) if isinstance(name, str) else None
-        call = start_call(name, None if known is None else known.spec.actions)
+        call = start_call(name, None if connector is None else connector.spec.actions)
         action: str | None = None
         outcome: Outcome = "failure"
         result: ConnectorResult
@@ -105,6 +105,7 @@ class Dispatcher:
             else:
                 action = params.get("action")
                 result, outcome = await self._call(
+                    connector,
                     name,
                     params,
                     action=action,
@@ -142,6 +143,7 @@ class Dispatcher:
 
     async def _call(
         self,
+        connector: ConnectorRecord | None,
         name: str,
         params: Mapping[str, str],
         *,
@@ -150,10 +152,10 @@ class Dispatcher:
         session_id: str | None,
         call_audit: CallAudit | None,
     ) -> tuple[ConnectorResult, Outcome]:
-        """Steps 2 to 6 of a call whose params are well formed."""
+        """Steps 2 to 6 of a call whose params are well formed; ``connector`` is what the name
+        found when the call began (``None``: no connector of that name)."""
         if not self._accepting:
             return ConnectorResult.fail(NOT_RUNNING), "failure"
-        connector = self._plugins.connector(name) if isinstance(name, str) else None
         if connector is None:
             return self._cannot_call(name), "failure"
         spec = connector.spec

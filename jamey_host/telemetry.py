@@ -18,14 +18,21 @@ runtime knows them: a connector it has (``_OTHER`` for any other name) and an ac
 connector's spec lists (``_OTHER`` for any other). A caller can then neither make the metrics grow
 without bound nor put text of its own into a span name; the span's status description, the
 result's first error, still names what was asked for.
+
+``jamey.connector.calls`` is an asynchronous (observable) counter: the module counts the calls
+itself, one integer per attribute set, and reports the totals when the SDK collects. Exported, it
+is the same monotonic sum a synchronous counter gives, without paying the SDK's measurement path
+(attribute hashing, locks, exemplar sampling) on every call; the duration histogram, which
+needs that path, keeps its exemplars.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import time
-from collections.abc import Container, Mapping
+from collections.abc import Container, Iterable, Mapping
 from contextvars import Token
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, final
 
 from jamey_host.audit import Outcome
@@ -41,6 +48,7 @@ else:
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
+    from opentelemetry.metrics import CallbackOptions, Observation
     from opentelemetry.trace import Span
 
 __all__ = ["ENABLED", "OTHER", "ConnectorCall", "start_call"]
@@ -67,12 +75,48 @@ def _version() -> str:
         return ""
 
 
+@final
+class _CallCount:
+    """The calls counted under one set of attributes (read-only, shared by span and metrics)."""
+
+    __slots__ = ("attributes", "value")
+
+    def __init__(self, attributes: Mapping[str, str]) -> None:
+        self.attributes = attributes
+        self.value = 0  # read by the SDK's collecting thread; only this module adds to it
+
+
+# One entry per (connector, action, outcome): bounded, since both names are known ones.
+_call_counts: dict[tuple[str, str | None, Outcome], _CallCount] = {}
+
+
+def _count_of(connector: str, action: str | None, outcome: Outcome) -> _CallCount:
+    key = (connector, action, outcome)
+    count = _call_counts.get(key)
+    if count is None:
+        attributes = {_CONNECTOR: connector, _OUTCOME: outcome}
+        if action is not None:
+            attributes[_ACTION] = action
+        count = _call_counts.setdefault(key, _CallCount(MappingProxyType(attributes)))
+    return count
+
+
+def _observe_calls(options: CallbackOptions) -> Iterable[Observation]:
+    # list() copies the entries at once (under the GIL), while the event loop may add one.
+    return [
+        metrics.Observation(count.value, count.attributes) for count in list(_call_counts.values())
+    ]
+
+
 if ENABLED:
     _VERSION = _version()
     _tracer = trace.get_tracer(__name__, _VERSION)
     _meter = metrics.get_meter(__name__, _VERSION)
-    _calls = _meter.create_counter(
-        _CALLS_METRIC, unit="{call}", description="execute_connector calls, by outcome"
+    _meter.create_observable_counter(
+        _CALLS_METRIC,
+        callbacks=[_observe_calls],
+        unit="{call}",
+        description="execute_connector calls, by outcome",
     )
     _duration = _meter.create_histogram(
         _DURATION_METRIC,
@@ -119,8 +163,9 @@ class ConnectorCall:
         self._started = None
         if action is not None and action not in self._actions:
             action = OTHER
-        attributes = _attributes(self._connector, action, outcome)
-        _calls.add(1, attributes)
+        count = _count_of(self._connector, action, outcome)
+        count.value += 1
+        attributes = count.attributes
         _duration.record(seconds, attributes)
         span = self._span
         if span is None:
@@ -162,12 +207,6 @@ def start_call(connector: object, actions: Container[str] | None) -> ConnectorCa
         return ConnectorCall(name, actions, started)
     token = otel_context.attach(trace.set_span_in_context(span))
     return ConnectorCall(name, actions, started, span, token)
-
-
-def _attributes(connector: str, action: str | None, outcome: Outcome) -> Mapping[str, str]:
-    if action is None:
-        return {_CONNECTOR: connector, _OUTCOME: outcome}
-    return {_CONNECTOR: connector, _ACTION: action, _OUTCOME: outcome}
 
 
 def _first_error(result: ConnectorResult) -> str | None:

@@ -21,6 +21,11 @@ Every request carries the W3C ``traceparent``/``tracestate`` of its own span
 (:meth:`AttemptSpan.with_trace_headers`), so an agent that traces joins the caller's trace;
 :func:`incoming_trace_middleware` lets an aiohttp agent (the reference agent) continue it.
 
+``jamey.agent.requests`` is an asynchronous (observable) counter: each agent's attempts are
+counted here, two integers per agent, and the totals reported when the SDK collects; exported, it
+is the monotonic sum a synchronous counter gives, without the SDK's measurement path on every
+request.
+
 The connector calls this from four places only: ``RequestSender._attempt`` (every attempt of every
 request, both protocols and card fetches), ``Deliverer.deliver_all`` (a broadcast and its
 deliveries), the breakers' change callback and the reference agent's applications.
@@ -35,7 +40,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import Token
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Final, Literal, Self, TypeAlias, final
@@ -54,6 +59,7 @@ if TYPE_CHECKING:
     from aiohttp import web
     from aiohttp.typedefs import Middleware
     from opentelemetry.context import Context
+    from opentelemetry.metrics import CallbackOptions, Observation
     from opentelemetry.trace import Span, SpanKind
     from opentelemetry.util.types import Attributes
 
@@ -133,12 +139,40 @@ def _version() -> str:
         return ""
 
 
+@final
+class _RequestCounts:
+    """One agent's request attempts, by outcome: what ``jamey.agent.requests`` reports."""
+
+    __slots__ = ("failed", "failures", "succeeded", "successes")
+
+    def __init__(self, agent_id: str) -> None:
+        self.succeeded = MappingProxyType({_AGENT_ID: agent_id, _OUTCOME: "success"})
+        self.failed = MappingProxyType({_AGENT_ID: agent_id, _OUTCOME: "failure"})
+        self.successes = 0  # read by the SDK's collecting thread; only this module adds to them
+        self.failures = 0
+
+
+# One entry per agent id ever counted, shared by every AgentTarget of that agent.
+_request_counts: dict[str, _RequestCounts] = {}
+
+
+def _observe_requests(options: CallbackOptions) -> Iterable[Observation]:
+    observations = []
+    for counts in list(_request_counts.values()):  # copied at once, while agents may be added
+        if counts.successes:
+            observations.append(metrics.Observation(counts.successes, counts.succeeded))
+        if counts.failures:
+            observations.append(metrics.Observation(counts.failures, counts.failed))
+    return observations
+
+
 if ENABLED:
     _VERSION = _version()
     _tracer = trace.get_tracer(__name__, _VERSION)
     _meter = metrics.get_meter(__name__, _VERSION)
-    _requests = _meter.create_counter(
+    _meter.create_observable_counter(
         "jamey.agent.requests",
+        callbacks=[_observe_requests],
         unit="{request}",
         description="Requests sent to agents (one per attempt), by outcome",
     )
@@ -161,10 +195,9 @@ class AgentTarget:
         "_card",
         "_card_name",
         "_delivery",
-        "_failed",
         "_invoke",
         "_invoke_name",
-        "_succeeded",
+        "_requests",
         "agent_id",
         "agent_name",
     )
@@ -187,8 +220,10 @@ class AgentTarget:
         )
         self._card: Mapping[str, str | int] = MappingProxyType({**agent, **where})
         self._delivery: Mapping[str, str | int] = MappingProxyType({**agent, _PROTOCOL: protocol})
-        self._succeeded = MappingProxyType({_AGENT_ID: agent_id, _OUTCOME: "success"})
-        self._failed = MappingProxyType({_AGENT_ID: agent_id, _OUTCOME: "failure"})
+        requests = _request_counts.get(agent_id)
+        if requests is None:
+            requests = _request_counts[agent_id] = _RequestCounts(agent_id)
+        self._requests = requests
         self._invoke_name = f"invoke_agent {agent_id}"
         self._card_name = f"fetch_agent_card {agent_id}"
 
@@ -343,7 +378,10 @@ class AttemptSpan(_ClientSpan):
     def _count(self, ok: bool) -> None:
         target = self._counted
         if target is not None:
-            _requests.add(1, target._succeeded if ok else target._failed)
+            if ok:
+                target._requests.successes += 1
+            else:
+                target._requests.failures += 1
 
 
 @final
