@@ -94,9 +94,10 @@ def _count_of(connector: str, action: str | None, outcome: Outcome) -> _CallCoun
     key = (connector, action, outcome)
     count = _call_counts.get(key)
     if count is None:
-        attributes = {_CONNECTOR: connector, _OUTCOME: outcome}
+        attributes = {_CONNECTOR: connector}
         if action is not None:
             attributes[_ACTION] = action
+        attributes[_OUTCOME] = outcome
         count = _call_counts.setdefault(key, _CallCount(MappingProxyType(attributes)))
     return count
 
