@@ -26,9 +26,11 @@ counted here, two integers per agent, and the totals reported when the SDK colle
 is the monotonic sum a synchronous counter gives, without the SDK's measurement path on every
 request.
 
-The connector calls this from four places only: ``RequestSender._attempt`` (every attempt of every
-request, both protocols and card fetches), ``Deliverer.deliver_all`` (a broadcast and its
-deliveries), the breakers' change callback and the reference agent's applications.
+The connector records from four places only: ``RequestSender._attempt`` (every attempt of every
+request, both protocols and card fetches; the protocol clients name each request's agent with
+:func:`agent_target`), ``Deliverer.deliver_all`` (a broadcast and its deliveries), the breakers'
+callbacks (``delivery.count_transition``, ``count_forgotten``) and the reference agent's
+applications (``testing.server.traced``).
 
 Secrets cannot get in through this interface: an agent is described by an :class:`AgentTarget`,
 which keeps only the id, the name, the protocol and the URL's host and port (never its user-info,
