@@ -28,12 +28,13 @@ SECTIONS = (
     "registry",
     "durability",
     "registries",
+    "telemetry",
 )
-NETWORK = {"send_task", "a2a", "broadcast", "scale", "durability", "registries"}
+NETWORK = {"send_task", "a2a", "broadcast", "scale", "durability", "registries", "telemetry"}
 
 
 async def _network(settings: Settings, sections: set[str], results: dict[str, Any]) -> None:
-    from . import a2a, broadcast, durability, registries, scale, throughput
+    from . import a2a, broadcast, durability, registries, scale, telemetry, throughput
     from .fleet import Fleet
 
     servers = 4
@@ -51,6 +52,8 @@ async def _network(settings: Settings, sections: set[str], results: dict[str, An
             results["durability"] = await durability.run(settings, fleet)
         if "registries" in sections:
             results["registries"] = await registries.run(settings, fleet)
+        if "telemetry" in sections:
+            results["telemetry"] = await telemetry.run(settings, fleet)
 
 
 def main(argv: list[str] | None = None) -> int:

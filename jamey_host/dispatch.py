@@ -12,7 +12,8 @@
    reported at once, and the plugin is not called;
 6. the plugin's own ``execute_connector``, awaited if async: what it raises, or returns that is
    not a ``ConnectorResult``, becomes a failed result;
-7. whatever the end, cancellation included, the call's one ``connector.execute`` audit event.
+7. whatever the end, cancellation included, the call's one ``connector.execute`` audit event,
+   then the end of its trace span (:mod:`jamey_host.telemetry`), which was current all along.
 
 The caller never gets an exception for a failure of the call itself, only a failed result; a
 cancellation of the caller, and the interpreter's exits, go on after being audited.
@@ -39,6 +40,7 @@ from jamey_host.plugin_record import ConnectorRecord
 from jamey_host.redaction import has_secret_key, redact, scrub, secret_values
 from jamey_host.results import ConnectorResult
 from jamey_host.specs import ConnectorSpec
+from jamey_host.telemetry import start_call
 
 log = logging.getLogger("jamey_host")
 
@@ -89,6 +91,9 @@ class Dispatcher:
         """One call, audited whatever its end; every failure of the call comes back as a result."""
         # The call's audit trail; None when no sink listens, and then nothing of it is computed.
         call_audit = CallAudit(self._fanout.emit) if self._fanout.wanted() else None
+        connector = self._plugins.connector(name) if isinstance(name, str) else None
+        # The call's span, current until it ends: the connector's spans become its children.
+        call = start_call(name, None if connector is None else connector.spec.actions)
         action: str | None = None
         outcome: Outcome = "failure"
         result: ConnectorResult
@@ -100,6 +105,7 @@ class Dispatcher:
             else:
                 action = params.get("action")
                 result, outcome = await self._call(
+                    connector,
                     name,
                     params,
                     action=action,
@@ -120,20 +126,24 @@ class Dispatcher:
             raise
         finally:
             self._ended()
-            if call_audit is not None:
-                call_audit.finish(
-                    connector=name if isinstance(name, str) else repr(name),
-                    action=action,
-                    user_id=user_id,
-                    session_id=session_id,
-                    params=params,
-                    result=result,
-                    outcome=outcome,
-                )
+            try:
+                if call_audit is not None:  # inside the span: a log line of it can name the trace
+                    call_audit.finish(
+                        connector=name if isinstance(name, str) else repr(name),
+                        action=action,
+                        user_id=user_id,
+                        session_id=session_id,
+                        params=params,
+                        result=result,
+                        outcome=outcome,
+                    )
+            finally:
+                call.end(outcome, result, action)
         return result
 
     async def _call(
         self,
+        connector: ConnectorRecord | None,
         name: str,
         params: Mapping[str, str],
         *,
@@ -142,10 +152,10 @@ class Dispatcher:
         session_id: str | None,
         call_audit: CallAudit | None,
     ) -> tuple[ConnectorResult, Outcome]:
-        """Steps 2 to 6 of a call whose params are well formed."""
+        """Steps 2 to 6 of a call whose params are well formed; ``connector`` is what the name
+        found when the call began (``None``: no connector of that name)."""
         if not self._accepting:
             return ConnectorResult.fail(NOT_RUNNING), "failure"
-        connector = self._plugins.connector(name) if isinstance(name, str) else None
         if connector is None:
             return self._cannot_call(name), "failure"
         spec = connector.spec

@@ -12,14 +12,27 @@ context when the call starts is its parent. Its attributes are ``jamey.connector
 ``jamey.action`` and ``jamey.outcome``; failures and denials set status ``ERROR`` with the result's
 first error. The metrics ``jamey.connector.calls`` and ``jamey.connector.duration`` carry exactly
 those three attributes. Nothing else about the call is recorded: params and their values never.
+
+The connector and the action are whatever the caller passed, so they are recorded only when the
+runtime knows them: a connector it has (``_OTHER`` for any other name) and an action that
+connector's spec lists (``_OTHER`` for any other). A caller can then neither make the metrics grow
+without bound nor put text of its own into a span name; the span's status description, the
+result's first error, still names what was asked for.
+
+``jamey.connector.calls`` is an asynchronous (observable) counter: the module counts the calls
+itself, one integer per attribute set, and reports the totals when the SDK collects. Exported, it
+is the same monotonic sum a synchronous counter gives, without paying the SDK's measurement path
+(attribute hashing, locks, exemplar sampling) on every call; the duration histogram, which
+needs that path, keeps its exemplars.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import time
-from collections.abc import Mapping
+from collections.abc import Container, Iterable, Mapping
 from contextvars import Token
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, final
 
 from jamey_host.audit import Outcome
@@ -35,9 +48,10 @@ else:
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
+    from opentelemetry.metrics import CallbackOptions, Observation
     from opentelemetry.trace import Span
 
-__all__ = ["ENABLED", "ConnectorCall", "start_call"]
+__all__ = ["ENABLED", "OTHER", "ConnectorCall", "start_call"]
 
 _CONNECTOR: Final = "jamey.connector"
 _ACTION: Final = "jamey.action"
@@ -49,7 +63,9 @@ _DURATION_METRIC: Final = "jamey.connector.duration"
 # meant for milliseconds and would put every call into the first one or two.
 _BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 _FAILED: Final = frozenset({"failure", "denied"})
-_NOT_A_NAME: Final = "(not a str)"  # what a call with a non-str connector name is recorded as
+# What a connector or an action the runtime does not know is recorded as (the OpenTelemetry
+# conventions' word for a value outside the known set).
+OTHER: Final = "_OTHER"
 
 
 def _version() -> str:
@@ -59,12 +75,49 @@ def _version() -> str:
         return ""
 
 
+@final
+class _CallCount:
+    """The calls counted under one set of attributes (read-only, shared by span and metrics)."""
+
+    __slots__ = ("attributes", "value")
+
+    def __init__(self, attributes: Mapping[str, str]) -> None:
+        self.attributes = attributes
+        self.value = 0  # read by the SDK's collecting thread; only this module adds to it
+
+
+# One entry per (connector, action, outcome): bounded, since both names are known ones.
+_call_counts: dict[tuple[str, str | None, Outcome], _CallCount] = {}
+
+
+def _count_of(connector: str, action: str | None, outcome: Outcome) -> _CallCount:
+    key = (connector, action, outcome)
+    count = _call_counts.get(key)
+    if count is None:
+        attributes = {_CONNECTOR: connector}
+        if action is not None:
+            attributes[_ACTION] = action
+        attributes[_OUTCOME] = outcome
+        count = _call_counts.setdefault(key, _CallCount(MappingProxyType(attributes)))
+    return count
+
+
+def _observe_calls(options: CallbackOptions) -> Iterable[Observation]:
+    # list() copies the entries at once (under the GIL), while the event loop may add one.
+    return [
+        metrics.Observation(count.value, count.attributes) for count in list(_call_counts.values())
+    ]
+
+
 if ENABLED:
     _VERSION = _version()
     _tracer = trace.get_tracer(__name__, _VERSION)
     _meter = metrics.get_meter(__name__, _VERSION)
-    _calls = _meter.create_counter(
-        _CALLS_METRIC, unit="{call}", description="execute_connector calls, by outcome"
+    _meter.create_observable_counter(
+        _CALLS_METRIC,
+        callbacks=[_observe_calls],
+        unit="{call}",
+        description="execute_connector calls, by outcome",
     )
     _duration = _meter.create_histogram(
         _DURATION_METRIC,
@@ -82,16 +135,18 @@ class ConnectorCall:
     task, so the call must end in the same task (the runtime's ``finally`` does).
     """
 
-    __slots__ = ("_connector", "_span", "_started", "_token")
+    __slots__ = ("_actions", "_connector", "_span", "_started", "_token")
 
     def __init__(
         self,
         connector: str,
+        actions: Container[str],
         started: float | None,
         span: Span | None = None,
         token: Token[Context] | None = None,
     ) -> None:
         self._connector = connector
+        self._actions = actions
         self._started = started  # None: nothing (more) to record
         self._span = span  # None: no tracer provider (or no valid context), metrics only
         self._token = token
@@ -100,15 +155,18 @@ class ConnectorCall:
         """Record the call's outcome and the result's first error; close the span.
 
         ``action`` is the call's ``action`` param, or ``None`` when it had none (or its params
-        were invalid).
+        were invalid); one its connector does not list is recorded as ``_OTHER``.
         """
         started = self._started
         if started is None:  # ended already, or OpenTelemetry is not installed
             return
         seconds = time.perf_counter() - started
         self._started = None
-        attributes = _attributes(self._connector, action, outcome)
-        _calls.add(1, attributes)
+        if action is not None and action not in self._actions:
+            action = OTHER
+        count = _count_of(self._connector, action, outcome)
+        count.value += 1
+        attributes = count.attributes
         _duration.record(seconds, attributes)
         span = self._span
         if span is None:
@@ -123,11 +181,14 @@ class ConnectorCall:
         span.end()
 
 
-_UNRECORDED: Final = ConnectorCall("", None)
+_UNRECORDED: Final = ConnectorCall("", (), None)
 
 
-def start_call(connector: str) -> ConnectorCall:
+def start_call(connector: object, actions: Container[str] | None) -> ConnectorCall:
     """Open the span of one call to ``connector`` under the current context, and make it current.
+
+    ``actions`` are the actions that connector's spec lists, or ``None`` when the runtime has no
+    connector of that name (it is then recorded as ``_OTHER``).
 
     Cheap when nothing records: without the API installed it returns a shared no-op object;
     with the API but no tracer provider, the API's tracer hands back an invalid span, which is
@@ -136,20 +197,17 @@ def start_call(connector: str) -> ConnectorCall:
     """
     if not ENABLED:
         return _UNRECORDED
-    # The runtime takes any name a caller passes (and answers "not found"); never its repr.
-    connector = connector if type(connector) is str else _NOT_A_NAME
+    name = OTHER
+    if actions is None:
+        actions = ()
+    elif type(connector) is str:  # a connector id is a str; never record another type's repr
+        name = connector
     started = time.perf_counter()
-    span = _tracer.start_span(f"execute_connector {connector}")
+    span = _tracer.start_span(f"execute_connector {name}")
     if not span.get_span_context().is_valid:
-        return ConnectorCall(connector, started)
+        return ConnectorCall(name, actions, started)
     token = otel_context.attach(trace.set_span_in_context(span))
-    return ConnectorCall(connector, started, span, token)
-
-
-def _attributes(connector: str, action: str | None, outcome: Outcome) -> Mapping[str, str]:
-    if action is None:
-        return {_CONNECTOR: connector, _OUTCOME: outcome}
-    return {_CONNECTOR: connector, _ACTION: action, _OUTCOME: outcome}
+    return ConnectorCall(name, actions, started, span, token)
 
 
 def _first_error(result: ConnectorResult) -> str | None:

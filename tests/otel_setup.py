@@ -102,7 +102,12 @@ class OtelCapture:
         for resource_metrics in data.resource_metrics:
             for scope_metrics in resource_metrics.scope_metrics:
                 for metric in scope_metrics.metrics:
+                    # An observable counter reports every series it ever counted at each
+                    # collection: a delta of 0 there is an earlier test's series, not a count.
+                    monotonic = getattr(metric.data, "is_monotonic", False)
                     for point in metric.data.data_points:
+                        if monotonic and point.value == 0:
+                            continue
                         self._points.append((metric.name, dict(point.attributes or {}), point))
 
 

@@ -1,7 +1,8 @@
 """jamey_agent_orchestration.telemetry with the SDK installed: spans and metrics of agent requests.
 
-The transport and the plugin are not wired to it yet, so these tests drive the facade the way the
-attempt loop, the broadcast and the breakers will. The propagation over real HTTPS is in
+These drive the facade the way ``RequestSender._attempt``, ``Deliverer.deliver_all`` and the
+breakers' callbacks do; the connector wired to it, against real agents, is tested in
+``tests/agent/e2e/test_telemetry.py``. The propagation over real HTTPS is in
 test_trace_propagation.py.
 """
 
@@ -15,7 +16,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 from otel_setup import OtelCapture
 
 from jamey_agent_orchestration import telemetry
-from jamey_agent_orchestration.breaker import Breakers, BreakerState, BreakerTransition
+from jamey_agent_orchestration.breaker import Breakers
+from jamey_agent_orchestration.delivery import count_forgotten, count_transition
 from jamey_agent_orchestration.net.client import FailureKind
 from jamey_agent_orchestration.telemetry import (
     agent_target,
@@ -251,6 +253,16 @@ def test_a_card_fetch_is_a_client_span_and_not_a_task_request(otel: OtelCapture)
     assert otel.total("jamey.agent.requests") == 0
 
 
+def test_a_card_fetch_before_the_card_named_the_agent_has_no_name(otel: OtelCapture) -> None:
+    unnamed = agent_target("b2", None, "https://a2a.example", "a2a")
+    start_card_fetch(unnamed, resend_count=1).end(ok=True, status=200)
+
+    span = otel.span("fetch_agent_card b2")
+    assert span.attributes is not None
+    assert "gen_ai.agent.name" not in span.attributes
+    assert span.attributes["http.request.resend_count"] == 1
+
+
 async def test_a_broadcast_is_one_span_with_a_delivery_child_per_agent(otel: OtelCapture) -> None:
     agents = [target(f"a{number}") for number in range(3)]
     turns = iter(agents)
@@ -294,15 +306,7 @@ async def test_a_broadcast_is_one_span_with_a_delivery_child_per_agent(otel: Ote
 
 def test_circuit_open_counts_open_and_half_open_breakers(otel: OtelCapture) -> None:
     now = [0.0]
-
-    def count(transition: BreakerTransition) -> None:  # the line the plugin's on_change adds
-        circuit_changed(
-            transition.agent_id,
-            was_open=transition.previous is not BreakerState.CLOSED,
-            is_open=transition.state is not BreakerState.CLOSED,
-        )
-
-    breakers = Breakers(threshold=2, cooldown=10, clock=lambda: now[0], on_change=count)
+    breakers = Breakers(threshold=2, cooldown=10, clock=lambda: now[0], on_change=count_transition)
 
     def circuit_open() -> float:
         return otel.total("jamey.agent.circuit_open", **{"gen_ai.agent.id": "a1"})
@@ -325,12 +329,27 @@ def test_circuit_open_counts_open_and_half_open_breakers(otel: OtelCapture) -> N
 
 
 def test_forgetting_an_open_breaker_brings_the_count_down(otel: OtelCapture) -> None:
-    circuit_changed("a1", was_open=False, is_open=True)
-    circuit_changed("a1", was_open=True, is_open=False)  # what the plugin calls on forget()
-    circuit_changed("a1", was_open=False, is_open=False)  # no change, nothing recorded
+    breakers = Breakers(
+        threshold=1, cooldown=10, on_change=count_transition, on_forget=count_forgotten
+    )
+    for agent_id in ("a1", "a2", "a3"):
+        breakers.record_failure(agent_id, FailureKind.TIMEOUT)  # each opens
+    breakers.record_failure("a4", FailureKind.STATUS_4XX)  # answered: stays closed
+    assert otel.total("jamey.agent.circuit_open") == 3
 
-    values = [point.value for _, point in otel.points("jamey.agent.circuit_open")]
-    assert sum(values) == 0
+    breakers.forget("a1")  # unregistered, or replaced
+    breakers.forget("a4")  # was closed: nothing to count down
+    assert otel.total("jamey.agent.circuit_open") == 2
+    breakers.forget_all()  # the plugin shuts down
+    assert otel.total("jamey.agent.circuit_open") == 0
+    assert len(breakers) == 0
+
+
+def test_a_change_that_is_no_change_records_nothing(otel: OtelCapture) -> None:
+    circuit_changed("a1", was_open=False, is_open=False)
+    circuit_changed("a1", was_open=True, is_open=True)
+
+    assert otel.points("jamey.agent.circuit_open") == []
 
 
 def test_the_url_user_info_path_and_query_never_get_in(otel: OtelCapture) -> None:

@@ -1,8 +1,9 @@
 """jamey_host.telemetry with the SDK installed: the span and metrics of one execute_connector call.
 
-The runtime is not wired to it yet, so these tests drive the facade as the runtime will:
-``call = start_call(name)`` when the call begins, ``call.end(outcome, result, action)`` in its
-``finally``.
+These drive the facade as the runtime's ``Dispatcher.execute`` does: ``call = start_call(name,
+actions)`` when the call begins (``actions``: what the connector's spec lists, ``None`` for a
+connector the runtime does not have), ``call.end(outcome, result, action)`` in its ``finally``.
+The runtime wired to it is tested in test_runtime_calls.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from jamey_host import telemetry as host_telemetry
 from jamey_host.telemetry import start_call
 
 tracer = trace.get_tracer("tests.telemetry")
+ACTIONS = ("say",)
 
 
 def test_the_api_is_there_in_the_test_environment() -> None:
@@ -28,7 +30,7 @@ def test_the_api_is_there_in_the_test_environment() -> None:
 def test_a_successful_call_is_one_span_with_exactly_the_contract_attributes(
     otel: OtelCapture,
 ) -> None:
-    call = start_call("echo")
+    call = start_call("echo", ACTIONS)
     call.end("success", ConnectorResult.ok("{}"), "say")
 
     span = otel.span("execute_connector echo")
@@ -46,7 +48,7 @@ def test_a_successful_call_is_one_span_with_exactly_the_contract_attributes(
 def test_failures_and_denials_are_errors_described_by_the_first_error(
     otel: OtelCapture, outcome: str
 ) -> None:
-    call = start_call("echo")
+    call = start_call("echo", ACTIONS)
     call.end(outcome, ConnectorResult.fail("Missing task", "second error"), "say")  # type: ignore[arg-type]
 
     span = otel.span("execute_connector echo")
@@ -57,7 +59,7 @@ def test_failures_and_denials_are_errors_described_by_the_first_error(
 
 
 def test_a_failure_without_errors_is_still_an_error(otel: OtelCapture) -> None:
-    start_call("echo").end("failure", ConnectorResult(False), "say")
+    start_call("echo", ACTIONS).end("failure", ConnectorResult(False), "say")
 
     span = otel.span("execute_connector echo")
     assert span.status.status_code is StatusCode.ERROR
@@ -65,7 +67,7 @@ def test_a_failure_without_errors_is_still_an_error(otel: OtelCapture) -> None:
 
 
 def test_a_call_without_an_action_has_no_action_attribute(otel: OtelCapture) -> None:
-    start_call("echo").end("failure", ConnectorResult.fail("Invalid params"), None)
+    start_call("echo", ACTIONS).end("failure", ConnectorResult.fail("Invalid params"), None)
 
     assert dict(otel.span("execute_connector echo").attributes or {}) == {
         "jamey.connector": "echo",
@@ -82,15 +84,47 @@ def test_a_name_that_is_not_a_str_never_shows_its_repr(otel: OtelCapture) -> Non
 
         __str__ = __repr__
 
-    start_call(Secretive()).end("failure", ConnectorResult.fail("not found"), None)  # type: ignore[arg-type]
+    start_call(Secretive(), ACTIONS).end("failure", ConnectorResult.fail("not found"), None)
 
-    assert otel.span_names() == ["execute_connector (not a str)"]
+    assert otel.span_names() == ["execute_connector _OTHER"]
     assert not any("canary-repr-7f3a" in text for text in otel.everything())
+
+
+def test_a_connector_the_runtime_does_not_have_is_recorded_as_other(otel: OtelCapture) -> None:
+    # Its name is whatever the caller typed: neither a span name nor a metric series of its own.
+    missing = ConnectorResult.fail("Connector not found: typo-4e1f")
+    start_call("typo-4e1f", None).end("failure", missing, "say")
+
+    span = otel.span("execute_connector _OTHER")
+    assert dict(span.attributes or {}) == {
+        "jamey.connector": "_OTHER",
+        "jamey.action": "_OTHER",
+        "jamey.outcome": "failure",
+    }
+    assert span.status.description == "Connector not found: typo-4e1f"  # the result's own error
+    ((attributes, _),) = otel.points("jamey.connector.calls")
+    assert "typo-4e1f" not in str(attributes)
+
+
+def test_an_action_the_spec_does_not_list_is_recorded_as_other(otel: OtelCapture) -> None:
+    for action in ("say", "no-such-action-1", "no-such-action-2"):
+        start_call("echo", ACTIONS).end("failure", ConnectorResult.fail("Unknown action"), action)
+
+    actions = {
+        attributes["jamey.action"]: point.value
+        for attributes, point in otel.points("jamey.connector.calls")
+    }
+    assert actions == {"say": 1, "_OTHER": 2}  # two series, however many names callers invent
+    assert [(span.attributes or {})["jamey.action"] for span in otel.spans()] == [
+        "say",
+        "_OTHER",
+        "_OTHER",
+    ]
 
 
 def test_the_metrics_carry_exactly_the_three_attributes_and_seconds(otel: OtelCapture) -> None:
     for outcome in ("success", "success", "failure"):
-        start_call("echo").end(outcome, ConnectorResult(outcome == "success"), "say")  # type: ignore[arg-type]
+        start_call("echo", ACTIONS).end(outcome, ConnectorResult(outcome == "success"), "say")  # type: ignore[arg-type]
 
     assert otel.total("jamey.connector.calls", **{"jamey.outcome": "success"}) == 2
     assert otel.total("jamey.connector.calls", **{"jamey.outcome": "failure"}) == 1
@@ -108,7 +142,7 @@ def test_the_current_span_is_the_parent_and_the_call_is_current_while_it_runs(
     otel: OtelCapture,
 ) -> None:
     with tracer.start_as_current_span("host request") as host:
-        call = start_call("agents")
+        call = start_call("agents", ("send_task",))
         with tracer.start_as_current_span("agent request"):
             pass
         call.end("success", ConnectorResult.ok(), "send_task")
@@ -125,7 +159,7 @@ def test_the_current_span_is_the_parent_and_the_call_is_current_while_it_runs(
 
 
 def test_a_second_end_records_nothing_more(otel: OtelCapture) -> None:
-    call = start_call("echo")
+    call = start_call("echo", ACTIONS)
     call.end("success", ConnectorResult.ok(), "say")
     call.end("failure", ConnectorResult.fail("again"), "say")
 
@@ -136,7 +170,7 @@ def test_a_second_end_records_nothing_more(otel: OtelCapture) -> None:
 
 async def test_concurrent_calls_each_parent_their_own_children(otel: OtelCapture) -> None:
     async def one_call(name: str) -> None:
-        call = start_call(name)
+        call = start_call(name, ACTIONS)
         try:
             await asyncio.sleep(0.01)  # both calls are open at once
             with tracer.start_as_current_span(f"work of {name}"):
@@ -160,7 +194,7 @@ async def test_a_cancelled_call_ends_its_span_in_the_finally(otel: OtelCapture) 
     cancelled = ConnectorResult(False, errors=["Cancelled before it finished"])
 
     async def call_that_hangs() -> None:
-        call = start_call("slow")
+        call = start_call("slow", ("wait",))
         try:
             await asyncio.sleep(10)
         finally:

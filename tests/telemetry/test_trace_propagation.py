@@ -1,5 +1,9 @@
-"""The W3C trace context over real HTTPS: what an agent receives, and the reference agent's
-middleware continuing it in a server span (agent and client share this process's SDK)."""
+"""The W3C trace context over real HTTPS: what an agent receives, and the reference agent
+continuing it in a server span (agent and client share this process's SDK).
+
+The reference agent's applications (``create_app``, ``create_a2a_app``) put
+``incoming_trace_middleware`` first by themselves; these tests pass no middleware.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from jamey_agent_orchestration.telemetry import (
     start_card_fetch,
 )
 from jamey_agent_orchestration.testing import AgentServerFactory
+from jamey_agent_orchestration.testing.a2a_server import CARD_PATH, create_a2a_app
 from jamey_agent_orchestration.testing.agents import ThrowawayCA
 from jamey_agent_orchestration.testing.server import (
     TASKS_PATH,
@@ -73,9 +78,7 @@ async def test_the_reference_agent_continues_the_incoming_trace(
         with tracer.start_as_current_span("agent work"):
             return {"done": "yes"}
 
-    app = create_app(
-        api_key=KEY, handlers={"traced": traced_task}, middlewares=[incoming_trace_middleware()]
-    )
+    app = create_app(api_key=KEY, handlers={"traced": traced_task})
     async with AgentServer(app, ssl_context=jamey_agent_ca.server_context()) as server:
         target = agent_target("a1", "Agent a1", server.url, "jamey")
         connector = aiohttp.TCPConnector(ssl=jamey_agent_ca.client_context())
@@ -111,7 +114,7 @@ async def test_the_reference_agent_continues_the_incoming_trace(
 async def test_refused_unknown_and_odd_requests_are_server_spans_without_error(
     otel: OtelCapture, jamey_agent_ca: ThrowawayCA
 ) -> None:
-    app = create_app(api_key=KEY, middlewares=[incoming_trace_middleware()])
+    app = create_app(api_key=KEY)
     async with AgentServer(app, ssl_context=jamey_agent_ca.server_context()) as server:
         connector = aiohttp.TCPConnector(ssl=jamey_agent_ca.client_context())
         async with aiohttp.ClientSession(connector=connector) as session:
@@ -157,3 +160,32 @@ async def test_a_card_fetch_sends_its_own_traceparent(
 
     span = otel.span("fetch_agent_card b1")
     assert agent.requests[0].headers["traceparent"] == _traceparent_of(span.context)
+
+
+async def test_the_reference_agent_in_a2a_mode_continues_the_incoming_trace(
+    otel: OtelCapture, jamey_agent_ca: ThrowawayCA
+) -> None:
+    app = create_a2a_app(api_key=KEY)
+    async with AgentServer(app, ssl_context=jamey_agent_ca.server_context()) as server:
+        target = agent_target("b1", None, server.url, "a2a")
+        connector = aiohttp.TCPConnector(ssl=jamey_agent_ca.client_context())
+        async with aiohttp.ClientSession(connector=connector) as session:
+            with start_card_fetch(target) as fetch:
+                headers = fetch.with_trace_headers({"A2A-Version": "1.0"})
+                async with session.get(server.url + CARD_PATH, headers=headers) as response:
+                    await response.read()
+                fetch.end(ok=True, status=response.status)
+
+    client = otel.span("fetch_agent_card b1")
+    served = otel.span(f"GET {CARD_PATH}")
+    assert served.parent is not None
+    assert served.parent.span_id == client.context.span_id
+    assert served.context.trace_id == client.context.trace_id
+
+
+def test_middlewares_given_run_after_the_trace_middleware() -> None:
+    # create_app puts it first; middlewares given come after it, in their order.
+    mine = incoming_trace_middleware()
+    app = create_app(api_key=KEY, middlewares=[mine])
+    assert len(app.middlewares) == 2
+    assert app.middlewares[1] is mine

@@ -52,11 +52,12 @@ def test_without_the_api_nothing_of_opentelemetry_is_imported_and_all_is_a_no_op
         from jamey_agent_orchestration import telemetry as agents
 
         assert not host.ENABLED and not agents.ENABLED
-        call = host.start_call("echo")
-        assert call is host.start_call("other")  # one shared object: nothing is built per call
+        call = host.start_call("echo", ("say",))
+        assert call is host.start_call("other", None)  # one shared object: nothing built per call
         call.end("failure", ConnectorResult.fail("x"), "say")
 
         target = agents.agent_target("a1", "A", "https://u:p@example.com/x", "jamey")
+        assert target is agents.agent_target("a2", None, "https://example.com", "a2a")
         attempt = agents.start_attempt(target, resend_count=1)
         assert attempt is agents.start_attempt(target)
         headers = {"Authorization": "Bearer k"}
@@ -96,7 +97,7 @@ def test_with_the_api_alone_nothing_is_traced_until_a_provider_is_set_later() ->
         target = agents.agent_target("a1", "A", "https://example.com", "jamey")
 
         def one_request():
-            call = host.start_call("agents")
+            call = host.start_call("agents", ("send_task",))
             with agents.start_attempt(target) as attempt:
                 sent = attempt.with_trace_headers({})
                 attempt.end(ok=True, status=200)

@@ -13,7 +13,8 @@ body), proves the agent is reachable: it counts as success for health. A refused
 (``SECURITY``) was never dialled and changes nothing.
 
 Pure bookkeeping, no I/O, O(1) per call; only agents with failures take memory. State changes are
-reported to ``on_change`` (the plugin audits them); the callback must not raise.
+reported to ``on_change`` (the plugin audits and counts them), and a breaker dropped while open to
+``on_forget`` (the count comes down); the callbacks must not raise.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ class Breakers:
     """The breakers of every agent of one runtime.
 
     ``clock`` is injectable for tests (``time.monotonic`` by default); ``on_change`` receives
-    every :class:`BreakerTransition`.
+    every :class:`BreakerTransition`, and ``on_forget`` the id of every agent whose breaker is
+    dropped while open or half-open (:meth:`forget`, :meth:`forget_all`).
     """
 
     def __init__(
@@ -120,6 +122,7 @@ class Breakers:
         *,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[BreakerTransition], None] | None = None,
+        on_forget: Callable[[str], None] | None = None,
     ) -> None:
         if threshold < 1:
             raise ValueError("threshold must be at least 1")
@@ -129,6 +132,7 @@ class Breakers:
         self.cooldown = cooldown
         self._clock = clock
         self._on_change = on_change
+        self._on_forget = on_forget
         self._breakers: dict[str, CircuitBreaker] = {}  # only agents with failures or not closed
 
     def _notify(
@@ -187,7 +191,19 @@ class Breakers:
 
     def forget(self, agent_id: str) -> None:
         """Drop an agent's breaker (unregistered, or replaced with a new address or key)."""
-        self._breakers.pop(agent_id, None)
+        breaker = self._breakers.pop(agent_id, None)
+        if breaker is not None:
+            self._forgotten(agent_id, breaker)
+
+    def forget_all(self) -> None:
+        """Drop every breaker (the plugin is shutting down)."""
+        breakers, self._breakers = self._breakers, {}
+        for agent_id, breaker in breakers.items():
+            self._forgotten(agent_id, breaker)
+
+    def _forgotten(self, agent_id: str, breaker: CircuitBreaker) -> None:
+        if self._on_forget is not None and breaker.state is not BreakerState.CLOSED:
+            self._on_forget(agent_id)
 
     def __len__(self) -> int:
         """How many agents have a breaker in memory: those with failures, or not closed."""

@@ -4,7 +4,8 @@
 the agent's breaker, sends through the client of the agent's protocol (:class:`Clients`), tells
 the breaker how it went, and audits the delivery, and any key the agent sent back
 (``agent.response_scrubbed``). ``broadcast`` and the periodic health checks use its pool of
-workers.
+workers; a broadcast is traced as one span with a child per delivery (the health checks are not:
+each of their requests is a span of its own, as every request is).
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ from jamey_agent_orchestration.model import Agent
 from jamey_agent_orchestration.net.a2a import A2AClient
 from jamey_agent_orchestration.net.client import AgentClient, Delivery, FailureKind, SendOptions
 from jamey_agent_orchestration.store.base import AgentStore, RegistryError
+from jamey_agent_orchestration.telemetry import (
+    agent_target,
+    circuit_changed,
+    start_broadcast,
+    start_delivery,
+)
 
 __all__ = [
     "HEALTH_CHECK_TASK",
@@ -30,6 +37,8 @@ __all__ = [
     "Clients",
     "Deliverer",
     "audit_transition",
+    "count_forgotten",
+    "count_transition",
     "new_idempotency_key",
 ]
 
@@ -159,12 +168,29 @@ class Deliverer:
         params: Mapping[str, str],
         audit: AuditFn | None,
     ) -> list[Delivery]:
-        """Deliver to every agent, ``max_concurrency`` at a time; the deliveries in agent order."""
+        """Deliver to every agent, ``max_concurrency`` at a time; the deliveries in agent order.
+
+        Traced as a ``broadcast`` span, current while the pool's workers are created (so that
+        they inherit it), with a ``deliver_task`` child per agent, its attempts under that.
+        """
 
         async def deliver(agent: Agent) -> Delivery:
-            return await self.deliver(agent, task, params, audit)
+            target = agent_target(agent.id, agent.name, agent.url, agent.protocol)
+            with start_delivery(target) as span:
+                delivery = await self.deliver(agent, task, params, audit)
+                span.end(
+                    ok=delivery.ok,
+                    attempts=delivery.attempts,
+                    failure=delivery.failure,
+                    error=delivery.error,
+                )
+            return delivery
 
-        return await self._each(agents, deliver)
+        with start_broadcast(agents=len(agents)) as span:
+            deliveries = await self._each(agents, deliver)
+            succeeded = sum(1 for delivery in deliveries if delivery.ok)
+            span.end(succeeded=succeeded, failed=len(deliveries) - succeeded)
+        return deliveries
 
     async def _each(
         self, agents: Sequence[Agent], send: Callable[[Agent], Awaitable[Delivery]]
@@ -230,6 +256,20 @@ class Deliverer:
                 await self._each(agents, check)
             except RegistryError as exc:
                 audit("agent.health_check_failed", outcome="failure", error=str(exc))
+
+
+def count_transition(transition: BreakerTransition) -> None:
+    """Count a breaker's change of state in ``jamey.agent.circuit_open`` (half-open is open)."""
+    circuit_changed(
+        transition.agent_id,
+        was_open=transition.previous is not BreakerState.CLOSED,
+        is_open=transition.state is not BreakerState.CLOSED,
+    )
+
+
+def count_forgotten(agent_id: str) -> None:
+    """An agent's breaker was dropped while open: it no longer counts in ``circuit_open``."""
+    circuit_changed(agent_id, was_open=True, is_open=False)
 
 
 def audit_transition(audit: AuditFn, transition: BreakerTransition) -> None:

@@ -14,8 +14,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from jamey_agent_orchestration.actions import SPEC, Actions
-from jamey_agent_orchestration.breaker import Breakers
-from jamey_agent_orchestration.delivery import AuditFn, Clients, Deliverer, audit_transition
+from jamey_agent_orchestration.breaker import Breakers, BreakerTransition
+from jamey_agent_orchestration.delivery import (
+    AuditFn,
+    Clients,
+    Deliverer,
+    audit_transition,
+    count_forgotten,
+    count_transition,
+)
 from jamey_agent_orchestration.net.a2a import A2AClient
 from jamey_agent_orchestration.net.jamey import JameyClient
 from jamey_agent_orchestration.net.request import RequestSender
@@ -73,10 +80,16 @@ class AgentOrchestrationPlugin:
     async def runtime_startup(self, runtime: Runtime) -> None:
         audit: AuditFn = functools.partial(runtime.audit, connector=CONNECTOR_ID)
         self.settings = AgentSettings.from_mapping(runtime.settings_for(CONNECTOR_ID))
+
+        def breaker_changed(transition: BreakerTransition) -> None:
+            audit_transition(audit, transition)
+            count_transition(transition)
+
         self.breakers = Breakers(
             self.settings.breaker_threshold,
             self.settings.breaker_cooldown,
-            on_change=functools.partial(audit_transition, audit),
+            on_change=breaker_changed,
+            on_forget=count_forgotten,
         )
         try:
             await self._open(runtime.config.state_dir, audit)
@@ -138,6 +151,7 @@ class AgentOrchestrationPlugin:
                 await health
         transport, self._transport = self._transport, None
         self._clients = None
+        self.breakers.forget_all()  # the open circuits of this runtime no longer count
         try:
             if transport is not None:
                 await transport.close()

@@ -84,7 +84,7 @@ async def describe_agent(
         return Registration(agent=agent)
     if cards is None:
         raise AgentCardError(_NOT_STARTED)
-    card = await cards.fetch_card(url)
+    card = await cards.fetch_card(url, agent_id=request.agent_id, agent_name=request.name)
     try:
         interface = choose_interface(card)
         placement = key_placement(card)

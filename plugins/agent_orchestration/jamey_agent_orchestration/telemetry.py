@@ -11,7 +11,8 @@ What is recorded, and nothing more:
   ``gen_ai.agent.name``) plus ``server.address``, ``server.port``, ``jamey.agent.protocol``,
   ``http.request.resend_count`` on retries, ``http.response.status_code``, ``error.type``, and the
   A2A task's ``jamey.a2a.task_id`` and ``jamey.a2a.task_state`` when there is one;
-* ``fetch_agent_card {agent_id}``, a client span per agent card fetch;
+* ``fetch_agent_card {agent_id}``, a client span per agent card fetch attempt (a registration's,
+  or an A2A agent's health check);
 * ``broadcast``, with a ``deliver_task {agent_id}`` child per agent, the attempts under that;
 * the metrics ``jamey.agent.requests`` (per attempt: ``gen_ai.agent.id``, ``jamey.outcome``) and
   ``jamey.agent.circuit_open`` (+1 when an agent's breaker opens, -1 when it closes again).
@@ -19,6 +20,17 @@ What is recorded, and nothing more:
 Every request carries the W3C ``traceparent``/``tracestate`` of its own span
 (:meth:`AttemptSpan.with_trace_headers`), so an agent that traces joins the caller's trace;
 :func:`incoming_trace_middleware` lets an aiohttp agent (the reference agent) continue it.
+
+``jamey.agent.requests`` is an asynchronous (observable) counter: each agent's attempts are
+counted here, two integers per agent, and the totals reported when the SDK collects; exported, it
+is the monotonic sum a synchronous counter gives, without the SDK's measurement path on every
+request.
+
+The connector records from four places only: ``RequestSender._attempt`` (every attempt of every
+request, both protocols and card fetches; the protocol clients name each request's agent with
+:func:`agent_target`), ``Deliverer.deliver_all`` (a broadcast and its deliveries), the breakers'
+callbacks (``delivery.count_transition``, ``count_forgotten``) and the reference agent's
+applications (``testing.server.traced``).
 
 Secrets cannot get in through this interface: an agent is described by an :class:`AgentTarget`,
 which keeps only the id, the name, the protocol and the URL's host and port (never its user-info,
@@ -30,7 +42,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import Token
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Final, Literal, Self, TypeAlias, final
@@ -49,6 +61,7 @@ if TYPE_CHECKING:
     from aiohttp import web
     from aiohttp.typedefs import Middleware
     from opentelemetry.context import Context
+    from opentelemetry.metrics import CallbackOptions, Observation
     from opentelemetry.trace import Span, SpanKind
     from opentelemetry.util.types import Attributes
 
@@ -58,7 +71,6 @@ __all__ = [
     "AgentTarget",
     "AttemptSpan",
     "BroadcastSpan",
-    "CardFetchSpan",
     "DeliverySpan",
     "agent_target",
     "circuit_changed",
@@ -129,12 +141,40 @@ def _version() -> str:
         return ""
 
 
+@final
+class _RequestCounts:
+    """One agent's request attempts, by outcome: what ``jamey.agent.requests`` reports."""
+
+    __slots__ = ("failed", "failures", "succeeded", "successes")
+
+    def __init__(self, agent_id: str) -> None:
+        self.succeeded = MappingProxyType({_AGENT_ID: agent_id, _OUTCOME: "success"})
+        self.failed = MappingProxyType({_AGENT_ID: agent_id, _OUTCOME: "failure"})
+        self.successes = 0  # read by the SDK's collecting thread; only this module adds to them
+        self.failures = 0
+
+
+# One entry per agent id ever counted, shared by every AgentTarget of that agent.
+_request_counts: dict[str, _RequestCounts] = {}
+
+
+def _observe_requests(options: CallbackOptions) -> Iterable[Observation]:
+    observations = []
+    for counts in list(_request_counts.values()):  # copied at once, while agents may be added
+        if counts.successes:
+            observations.append(metrics.Observation(counts.successes, counts.succeeded))
+        if counts.failures:
+            observations.append(metrics.Observation(counts.failures, counts.failed))
+    return observations
+
+
 if ENABLED:
     _VERSION = _version()
     _tracer = trace.get_tracer(__name__, _VERSION)
     _meter = metrics.get_meter(__name__, _VERSION)
-    _requests = _meter.create_counter(
+    _meter.create_observable_counter(
         "jamey.agent.requests",
+        callbacks=[_observe_requests],
         unit="{request}",
         description="Requests sent to agents (one per attempt), by outcome",
     )
@@ -147,39 +187,73 @@ if ENABLED:
 
 @final
 class AgentTarget:
-    """What telemetry may say about one agent. Build it with :func:`agent_target`."""
+    """What telemetry may say about one agent. Build it with :func:`agent_target`.
 
-    __slots__ = ("_card", "_failed", "_invoke", "_succeeded", "agent_id", "agent_name")
+    Its attribute sets are built once per agent and read-only, so that every span and
+    measurement of that agent shares them (the SDK copies span attributes anyway).
+    """
+
+    __slots__ = (
+        "_card",
+        "_card_name",
+        "_delivery",
+        "_invoke",
+        "_invoke_name",
+        "_requests",
+        "agent_id",
+        "agent_name",
+    )
 
     def __init__(
-        self, agent_id: str, agent_name: str, url: yarl.URL, protocol: AgentProtocol
+        self, agent_id: str, agent_name: str | None, url: yarl.URL, protocol: AgentProtocol
     ) -> None:
         self.agent_id = agent_id
         self.agent_name = agent_name
+        agent: dict[str, str | int] = {_AGENT_ID: agent_id}
+        if agent_name is not None:  # a registration from a card: the name comes with the card
+            agent[_AGENT_NAME] = agent_name
         where: dict[str, str | int] = {
             _SERVER_ADDRESS: url.host or "",
             _SERVER_PORT: url.port or 0,
             _PROTOCOL: protocol,
         }
-        agent = {_AGENT_ID: agent_id, _AGENT_NAME: agent_name}
-        # Read-only, so that the SDK may keep them as they are (it copies span attributes).
         self._invoke: Mapping[str, str | int] = MappingProxyType(
             {_OPERATION: "invoke_agent", **agent, **where}
         )
         self._card: Mapping[str, str | int] = MappingProxyType({**agent, **where})
-        self._succeeded = MappingProxyType({_AGENT_ID: agent_id, _OUTCOME: "success"})
-        self._failed = MappingProxyType({_AGENT_ID: agent_id, _OUTCOME: "failure"})
+        self._delivery: Mapping[str, str | int] = MappingProxyType({**agent, _PROTOCOL: protocol})
+        requests = _request_counts.get(agent_id)
+        if requests is None:
+            requests = _request_counts[agent_id] = _RequestCounts(agent_id)
+        self._requests = requests
+        self._invoke_name = f"invoke_agent {agent_id}"
+        self._card_name = f"fetch_agent_card {agent_id}"
 
     def __repr__(self) -> str:
         return f"AgentTarget({self.agent_id!r})"
 
 
-@functools.lru_cache(maxsize=4096)  # one per agent, not per request
 def agent_target(
-    agent_id: str, agent_name: str, url: str | yarl.URL, protocol: AgentProtocol
+    agent_id: str, agent_name: str | None, url: str | yarl.URL, protocol: AgentProtocol
 ) -> AgentTarget:
-    """The telemetry view of one agent: of ``url`` only the host and port are kept."""
+    """The telemetry view of one agent: of ``url`` only the host and port are kept.
+
+    ``agent_name`` is ``None`` while it is not known yet (an A2A registration names the agent
+    from its card). One object per agent, built on first use; without OpenTelemetry, a shared one.
+    """
+    if not ENABLED:
+        return _NO_TARGET
+    return _target(agent_id, agent_name, url, protocol)
+
+
+@functools.lru_cache(maxsize=4096)  # one per agent, not per request
+def _target(
+    agent_id: str, agent_name: str | None, url: str | yarl.URL, protocol: AgentProtocol
+) -> AgentTarget:
     return AgentTarget(agent_id, agent_name, yarl.URL(url), protocol)
+
+
+_NO_TARGET: Final = AgentTarget("", None, yarl.URL(), "jamey")
 
 
 class _SpanScope:
@@ -257,18 +331,18 @@ class _ClientSpan(_SpanScope):
 
 @final
 class AttemptSpan(_ClientSpan):
-    """One request attempt to an agent (``invoke_agent {agent_id}``). Built by
-    :func:`start_attempt`; :meth:`end` it, or use it as a context manager around the request so
-    that a cancelled attempt is ended too.
+    """One request attempt to an agent: ``invoke_agent {agent_id}`` (:func:`start_attempt`), or
+    ``fetch_agent_card {agent_id}`` (:func:`start_card_fetch`). :meth:`end` it, or use it as a
+    context manager around the request so that a cancelled attempt is ended too.
     """
 
-    __slots__ = ("_target",)
+    __slots__ = ("_counted",)
 
     def __init__(
-        self, target: AgentTarget | None, span: Span | None, *, recording: bool = True
+        self, counted: AgentTarget | None, span: Span | None, *, recording: bool = True
     ) -> None:
         super().__init__(span, recording=recording)
-        self._target = target
+        self._counted = counted  # the agent whose jamey.agent.requests this adds to, if any
 
     def end(
         self,
@@ -304,31 +378,12 @@ class AttemptSpan(_ClientSpan):
         super()._abandon(reason)
 
     def _count(self, ok: bool) -> None:
-        target = self._target
+        target = self._counted
         if target is not None:
-            _requests.add(1, target._succeeded if ok else target._failed)
-
-
-@final
-class CardFetchSpan(_ClientSpan):
-    """One fetch of an agent's card (``fetch_agent_card {agent_id}``): :func:`start_card_fetch`."""
-
-    __slots__ = ()
-
-    def end(
-        self,
-        *,
-        ok: bool,
-        status: int | None = None,
-        failure: enum.Enum | None = None,
-        error: str | None = None,
-    ) -> None:
-        """Record the fetch's outcome, as :meth:`AttemptSpan.end` does."""
-        if not self._open:
-            return
-        span = self._close()
-        if span is not None:
-            self._finish(span, ok, status, failure, error)
+            if ok:
+                target._requests.successes += 1
+            else:
+                target._requests.failures += 1
 
 
 @final
@@ -337,8 +392,16 @@ class DeliverySpan(_SpanScope):
 
     __slots__ = ()
 
-    def end(self, *, ok: bool, attempts: int, error: str | None = None) -> None:
-        """Record whether the delivery succeeded, after how many requests, and its safe error."""
+    def end(
+        self,
+        *,
+        ok: bool,
+        attempts: int,
+        failure: enum.Enum | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record whether the delivery succeeded, after how many requests, and for a failure its
+        kind (``error.type``) and safe error."""
         if not self._open:
             return
         span = self._close()
@@ -347,7 +410,7 @@ class DeliverySpan(_SpanScope):
         if span.is_recording():
             span.set_attribute(_DELIVERY_ATTEMPTS, attempts)
             if not ok:
-                _fail(span, _OTHER_ERROR, error)
+                _fail(span, _OTHER_ERROR if failure is None else str(failure.value), error)
         span.end()
 
 
@@ -371,13 +434,13 @@ class BroadcastSpan(_SpanScope):
 
 
 _NO_ATTEMPT: Final = AttemptSpan(None, None, recording=False)
-_NO_CARD_FETCH: Final = CardFetchSpan(None, recording=False)
 _NO_DELIVERY: Final = DeliverySpan(None, recording=False)
 _NO_BROADCAST: Final = BroadcastSpan(None, recording=False)
 
 
 def start_attempt(target: AgentTarget, *, resend_count: int = 0) -> AttemptSpan:
-    """Open the span of one request attempt to ``target`` and make it current.
+    """Open the span of one attempt of a request to ``target`` (a task or a task query), make it
+    current, and count the attempt in ``jamey.agent.requests`` when it ends.
 
     ``resend_count`` is 0 for the first attempt, 1 for the first retry, and so on.
     """
@@ -386,14 +449,20 @@ def start_attempt(target: AgentTarget, *, resend_count: int = 0) -> AttemptSpan:
     attributes: Attributes = target._invoke
     if resend_count:
         attributes = {**target._invoke, _RESEND_COUNT: resend_count}
-    return AttemptSpan(target, _start(f"invoke_agent {target.agent_id}", attributes, _CLIENT))
+    return AttemptSpan(target, _start(target._invoke_name, attributes, _CLIENT))
 
 
-def start_card_fetch(target: AgentTarget) -> CardFetchSpan:
-    """Open the span of one fetch of ``target``'s agent card and make it current."""
+def start_card_fetch(target: AgentTarget, *, resend_count: int = 0) -> AttemptSpan:
+    """Open the span of one attempt to fetch ``target``'s agent card and make it current.
+
+    Not a task: it is not counted in ``jamey.agent.requests``.
+    """
     if not ENABLED:
-        return _NO_CARD_FETCH
-    return CardFetchSpan(_start(f"fetch_agent_card {target.agent_id}", target._card, _CLIENT))
+        return _NO_ATTEMPT
+    attributes: Attributes = target._card
+    if resend_count:
+        attributes = {**target._card, _RESEND_COUNT: resend_count}
+    return AttemptSpan(None, _start(target._card_name, attributes, _CLIENT))
 
 
 def start_broadcast(*, agents: int) -> BroadcastSpan:
@@ -410,8 +479,7 @@ def start_delivery(target: AgentTarget) -> DeliverySpan:
     """Open the span of one broadcast delivery to ``target`` and make it current."""
     if not ENABLED:
         return _NO_DELIVERY
-    attributes = {key: target._card[key] for key in (_AGENT_ID, _AGENT_NAME, _PROTOCOL)}
-    return DeliverySpan(_start(f"deliver_task {target.agent_id}", attributes, _INTERNAL))
+    return DeliverySpan(_start(f"deliver_task {target.agent_id}", target._delivery, _INTERNAL))
 
 
 def circuit_changed(agent_id: str, *, was_open: bool, is_open: bool) -> None:

@@ -16,6 +16,8 @@ from jamey_agent_orchestration.testing.server import TaskRequest
 from jamey_host import AuditEvent, ConnectorResult
 
 if TYPE_CHECKING:
+    from otel_setup import OtelCapture
+
     from ..connector import Connector
 
 CANARY = "CANARY-7f3a9c-SECRET"
@@ -126,3 +128,14 @@ def assert_nothing_leaked(
     ]
     assert leaks_in_results == []
     assert [text for text in reprs if CANARY in text] == []
+
+
+def assert_not_in_telemetry(otel: OtelCapture, *canaries: str, spans: Sequence[str]) -> None:
+    """No canary in anything the in-memory span exporter and metric reader received (contract
+    section 9), which did receive ``spans`` (so the scan is not of nothing)."""
+    names = set(otel.span_names())
+    assert set(spans) <= names, set(spans) - names
+    leaks = [
+        (canary, text[:200]) for text in otel.everything() for canary in canaries if canary in text
+    ]
+    assert leaks == []

@@ -2,7 +2,7 @@
 
 The A2A agents here are the reference agent in A2A mode and hostile agents of the tests' own,
 registered with the canary as their key; the canary must reach them on the wire, and appear in no
-log record, audit event, result, exception or ``repr``.
+log record, audit event, result, exception, ``repr``, span or metric.
 """
 
 from __future__ import annotations
@@ -18,9 +18,19 @@ from aiohttp import web
 from jamey_agent_orchestration.testing.server import TaskError, TaskRequest
 from jamey_host.testing import AuditEventList
 
-from .canary import CANARY, LOGGERS, Calls, assert_nothing_leaked, reprs_of, resolve_to_loopback
+from .canary import (
+    CANARY,
+    LOGGERS,
+    Calls,
+    assert_not_in_telemetry,
+    assert_nothing_leaked,
+    reprs_of,
+    resolve_to_loopback,
+)
 
 if TYPE_CHECKING:
+    from otel_setup import OtelCapture
+
     from jamey_agent_orchestration.testing import AgentServerFactory, RecordingAgent
 
     from ..connector import Connector, MakeConnector
@@ -41,6 +51,7 @@ HANDLERS = {"echo": echo, "refuse": refuse}
 
 
 async def test_a_canary_key_never_leaks_through_the_a2a_paths(
+    otel: OtelCapture,
     make_connector: MakeConnector,
     jamey_agent_server: AgentServerFactory,
     jamey_audit_events: AuditEventList,
@@ -71,6 +82,8 @@ async def test_a_canary_key_never_leaks_through_the_a2a_paths(
     assert {"agent.task_sent", "agent.task_failed", "agent.broadcast"} <= names
     assert [r for r in caplog.records if r.name == "jamey_host.audit"], "no JSON audit line"
     assert_nothing_leaked(caplog, jamey_audit_events, calls, reprs, loop_errors)
+    spans = ["fetch_agent_card ref", "invoke_agent ref", "invoke_agent echoer", "deliver_task ref"]
+    assert_not_in_telemetry(otel, CANARY, spans=[*spans, "POST /a2a/jsonrpc"])
 
 
 async def drive_every_a2a_path(

@@ -1,9 +1,9 @@
 """A canary API key driven through every path of the connector must never leak anywhere.
 
 Every logger is at DEBUG, the runtime's JSON-lines audit sink is on, and a sink plugin keeps every
-audit event; the canary must appear in no log record, no audit event, no result, no exception and
-no ``repr`` of the plugin's objects. The agents do receive it (the test checks that too), so a
-missing leak is not a missing key.
+audit event; the canary must appear in no log record, no audit event, no result, no exception, no
+``repr`` of the plugin's objects, and no span or metric (the suite's in-memory OpenTelemetry
+SDK). The agents do receive it (the test checks that too), so a missing leak is not a missing key.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from .canary import (
     LOGGERS,
     REBOUND_HOST,
     Calls,
+    assert_not_in_telemetry,
     assert_nothing_leaked,
     echo,
     reprs_of,
@@ -31,6 +32,8 @@ from .canary import (
 )
 
 if TYPE_CHECKING:
+    from otel_setup import OtelCapture
+
     from jamey_agent_orchestration.testing import AgentServerFactory
     from jamey_agent_orchestration.testing.agents import RecordingAgent
 
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 
 
 async def test_canary_key_never_leaks_through_the_runtime(
+    otel: OtelCapture,
     make_connector: MakeConnector,
     jamey_agent_server: AgentServerFactory,
     jamey_audit_events: AuditEventList,
@@ -71,6 +75,8 @@ async def test_canary_key_never_leaks_through_the_runtime(
     }
 
     assert_nothing_leaked(caplog, jamey_audit_events, calls, reprs, loop_errors)
+    attempts = ["invoke_agent ok", "invoke_agent flaky", "invoke_agent tls-mismatch"]
+    assert_not_in_telemetry(otel, CANARY, spans=[*attempts, "broadcast", "POST /api/v1/tasks"])
 
 
 async def drive_every_path(

@@ -70,6 +70,7 @@ from jamey_agent_orchestration.net.retry import (
     parse_retry_after,
 )
 from jamey_agent_orchestration.net.scrub import KeyScrubber
+from jamey_agent_orchestration.telemetry import AgentTarget, agent_target
 
 __all__ = ["CARD_FETCH_FAILED", "A2AClient", "card_url"]
 
@@ -100,9 +101,16 @@ class A2AClient:
 
     # -- the card ---------------------------------------------------------------------------
 
-    async def fetch_card(self, url: yarl.URL) -> AgentCard:
-        """The agent card of the agent at base URL ``url``, fetched and validated."""
-        delivery = await self._fetch_card(url)
+    async def fetch_card(
+        self, url: yarl.URL, *, agent_id: str, agent_name: str | None = None
+    ) -> AgentCard:
+        """The agent card of the agent at base URL ``url``, fetched and validated.
+
+        ``agent_id`` and ``agent_name`` (``None`` when the card is to name it) are those the agent
+        is being registered with, for the fetch's trace spans.
+        """
+        target = agent_target(agent_id, agent_name, url, "a2a")
+        delivery = await self._fetch_card(url, target)
         if delivery.ok:
             assert isinstance(delivery.response, AgentCard)
             return delivery.response
@@ -113,9 +121,11 @@ class A2AClient:
 
     async def check_card(self, agent: Agent) -> Delivery:
         """Fetch the agent's card as a health check: no task and no key are sent."""
-        return await self._fetch_card(agent.url)
+        return await self._fetch_card(
+            agent.url, agent_target(agent.id, agent.name, agent.url, "a2a")
+        )
 
-    async def _fetch_card(self, url: yarl.URL) -> Delivery:
+    async def _fetch_card(self, url: yarl.URL, target: AgentTarget) -> Delivery:
         request = AgentRequest(
             method="GET",
             url=card_url(url),
@@ -123,6 +133,8 @@ class A2AClient:
             body=None,
             read=self._read_card,
             purpose="agent card",
+            target=target,
+            card_fetch=True,
         )
         delivery = (await self._sender.send(request)).delivery()
         if delivery.error is not None:
@@ -251,6 +263,7 @@ class A2AClient:
             body=body,
             read=read,
             purpose=type(call).__name__.removesuffix("Call"),
+            target=agent_target(agent.id, agent.name, endpoint, "a2a"),
         )
         delivery = (await self._sender.send(request)).delivery()
         delivery.metadata = {"protocol": "a2a"}
@@ -289,7 +302,16 @@ class A2AClient:
         if isinstance(outcome, ErrorStatus) and outcome.message is None and document is None:
             message = error_text(response.content_type, data, scrubber)
             outcome = ErrorStatus(status=status, message=message)
-        if isinstance(outcome, TaskAnswer | MessageAnswer):
+        if isinstance(outcome, TaskAnswer):
+            head = outcome.head
+            return Attempt(
+                ok=True,
+                response=outcome,
+                status=status,
+                task_id=head.id,
+                task_state=head.status.state.value,
+            )
+        if isinstance(outcome, MessageAnswer):
             return Attempt(ok=True, response=outcome, status=status)
         return _status_failure(outcome, response)
 

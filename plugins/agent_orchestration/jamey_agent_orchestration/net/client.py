@@ -85,9 +85,22 @@ class Attempt:
 
     ``sent`` is False when nothing was dialled (an address refused before any socket existed, a
     name that does not resolve); ``retry_after`` is the agent's ``Retry-After``, in seconds.
+    ``task_id`` and ``task_state`` are those of the A2A Task an answer holds, read once by the
+    protocol client, for the attempt's trace span.
     """
 
-    __slots__ = ("error", "failure", "ok", "response", "retry_after", "sent", "status", "text")
+    __slots__ = (
+        "error",
+        "failure",
+        "ok",
+        "response",
+        "retry_after",
+        "sent",
+        "status",
+        "task_id",
+        "task_state",
+        "text",
+    )
 
     def __init__(
         self,
@@ -100,6 +113,8 @@ class Attempt:
         failure: FailureKind | None = None,
         sent: bool = True,
         retry_after: float | None = None,
+        task_id: str | None = None,
+        task_state: str | None = None,
     ) -> None:
         self.ok = ok
         self.response = response
@@ -109,6 +124,8 @@ class Attempt:
         self.failure = failure
         self.sent = sent
         self.retry_after = retry_after
+        self.task_id = task_id
+        self.task_state = task_state
 
     @classmethod
     def failed(

@@ -34,6 +34,7 @@ from jamey_agent_orchestration.net.retry import (
     parse_retry_after,
 )
 from jamey_agent_orchestration.net.scrub import KeyScrubber
+from jamey_agent_orchestration.telemetry import agent_target
 
 __all__ = ["TASKS_PATH", "JameyClient", "task_body", "tasks_endpoint"]
 
@@ -97,6 +98,7 @@ class JameyClient:
             body=task_body(task, params),
             read=read,
             purpose="task",
+            target=agent_target(agent.id, agent.name, url, "jamey"),
         )
         delivery = (await self._sender.send(request)).delivery()
         delivery.scrubbed = scrubber.scrubbed

@@ -5,7 +5,9 @@ retry: one ``Idempotency-Key``, one body) and hand it to :meth:`RequestSender.se
 each attempt through the :class:`~jamey_agent_orchestration.net.transport.Transport` and lets the
 :class:`~jamey_agent_orchestration.net.retry.RetryPolicy` decide on retries. So every request to an
 agent, a task, a task query or an agent card, gets the same address checks, TLS, timeout, size
-limits and retry rules, and :meth:`RequestSender._attempt` is where an attempt's trace span goes.
+limits and retry rules, and the same telemetry: :meth:`RequestSender._attempt` makes each attempt
+a trace span of its own (:mod:`jamey_agent_orchestration.telemetry`) and sends that span's W3C
+trace context with it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import yarl
 from jamey_agent_orchestration.net.client import Attempt
 from jamey_agent_orchestration.net.retry import RetryPolicy, Tries
 from jamey_agent_orchestration.net.transport import Reader, Transport
+from jamey_agent_orchestration.telemetry import AgentTarget, start_attempt, start_card_fetch
 
 __all__ = ["AgentRequest", "RequestSender"]
 
@@ -32,10 +35,12 @@ class AgentRequest:
     """What every attempt of one request sends, and how its answer is read.
 
     ``purpose`` names the request in debug logs (``task``, ``GetTask``, ``agent card``...).
-    ``repr`` leaves the headers out: they hold the key.
+    ``target`` is the agent as its trace spans describe it; a ``card_fetch`` is traced as
+    ``fetch_agent_card``, any other request as ``invoke_agent``. ``repr`` leaves the headers out:
+    they hold the key.
     """
 
-    __slots__ = ("body", "headers", "method", "purpose", "read", "url")
+    __slots__ = ("body", "card_fetch", "headers", "method", "purpose", "read", "target", "url")
 
     def __init__(
         self,
@@ -46,6 +51,8 @@ class AgentRequest:
         body: bytes | None,
         read: Reader,
         purpose: str,
+        target: AgentTarget,
+        card_fetch: bool = False,
     ) -> None:
         self.method = method
         self.url = url
@@ -53,6 +60,8 @@ class AgentRequest:
         self.body = body
         self.read = read
         self.purpose = purpose
+        self.target = target
+        self.card_fetch = card_fetch
 
     def __repr__(self) -> str:
         return f"AgentRequest({self.method} {self.purpose} to {self.url.host})"
@@ -81,15 +90,26 @@ class RequestSender:
 
     async def _attempt(self, request: AgentRequest, number: int) -> Attempt:
         # The one place where an attempt of a request to an agent is made, whatever the
-        # protocol: attempt ``number`` (1-based) of ``request``.
-        answer = await self._transport.request(
-            request.method,
-            request.url,
-            headers=request.headers,
-            body=request.body,
-            timeout=self._timeout,
-            read=request.read,
-        )
+        # protocol: attempt ``number`` (1-based) of ``request``, in a span of its own (ended as
+        # failed by the ``with`` if the attempt is cancelled).
+        start_span = start_card_fetch if request.card_fetch else start_attempt
+        with start_span(request.target, resend_count=number - 1) as span:
+            answer = await self._transport.request(
+                request.method,
+                request.url,
+                headers=span.with_trace_headers(request.headers),
+                body=request.body,
+                timeout=self._timeout,
+                read=request.read,
+            )
+            span.end(
+                ok=answer.ok,
+                status=answer.status,
+                failure=answer.failure,
+                error=answer.error,
+                task_id=answer.task_id,
+                task_state=answer.task_state,
+            )
         if not answer.ok:
             logger.debug(
                 "%s request to %s failed (attempt %d): %s",

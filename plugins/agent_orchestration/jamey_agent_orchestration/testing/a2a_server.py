@@ -35,7 +35,13 @@ from typing import Any, Final, final
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from jamey_agent_orchestration.testing.server import JSON, Handler, TaskError, TaskRequest
+from jamey_agent_orchestration.testing.server import (
+    JSON,
+    Handler,
+    TaskError,
+    TaskRequest,
+    traced,
+)
 
 __all__ = [
     "A2A_PATH",
@@ -444,7 +450,7 @@ def create_a2a_app(
     if not api_key:
         raise ValueError("api_key cannot be empty")
     endpoint = _A2AEndpoint(api_key, name, handlers or {}, cache_size)
-    app = web.Application(middlewares=middlewares)
+    app = web.Application(middlewares=traced(middlewares))
     app.router.add_get(CARD_PATH, endpoint.card)
     app.router.add_post(A2A_PATH, endpoint.handle)
     app.on_shutdown.append(endpoint.release)

@@ -3,7 +3,8 @@
 ``POST /api/v1/tasks`` with ``Authorization: Bearer KEY`` and ``{"task": ..., "params": {...}}``;
 the answer is the task handler's JSON. A repeated ``Idempotency-Key`` gets the first answer back.
 The same handlers can be served over A2A instead (:mod:`.a2a_server`, ``jamey-agent --protocol
-a2a``).
+a2a``). With OpenTelemetry's API installed, every request is a server span continuing the caller's
+W3C trace (``traceparent``), in both modes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import attrs
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from jamey_agent_orchestration import telemetry
+
 __all__ = [
     "TASKS_PATH",
     "AgentServer",
@@ -36,6 +39,7 @@ __all__ = [
     "TaskRequest",
     "create_app",
     "main",
+    "traced",
 ]
 
 log = logging.getLogger(__name__)
@@ -180,10 +184,18 @@ def create_app(
     if not api_key:
         raise ValueError("api_key cannot be empty")
     endpoint = _TaskEndpoint(api_key, name, handlers or {}, cache_size)
-    app = web.Application(middlewares=middlewares)
+    app = web.Application(middlewares=traced(middlewares))
     app.router.add_post(TASKS_PATH, endpoint.handle)
     app.on_cleanup.append(endpoint.close)
     return app
+
+
+def traced(middlewares: Sequence[Middleware]) -> list[Middleware]:
+    """``middlewares`` after the one that continues an incoming W3C trace in a server span, when
+    OpenTelemetry's API is installed (without it, ``middlewares`` alone)."""
+    if not telemetry.ENABLED:
+        return list(middlewares)
+    return [telemetry.incoming_trace_middleware(), *middlewares]
 
 
 @final
