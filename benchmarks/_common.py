@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -190,6 +193,27 @@ def rss_bytes() -> int | None:
     except OSError:
         return None
     return None
+
+
+def run_worker(
+    module: str, *args: object, timeout: float, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """``python -m module ARGS...`` in a fresh process (so that no other benchmark's memory or
+    warm-up counts), and the JSON it prints; its stderr in the error if it fails."""
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *(str(arg) for arg in args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        name = module.rpartition(".")[2]
+        raise RuntimeError(f"{name} worker failed:\n{proc.stderr}")
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
 
 
 class Stopwatch:

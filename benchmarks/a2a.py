@@ -46,12 +46,12 @@ import aiohttp
 from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
 from jamey_host import Runtime, RuntimeConfig
 
+from ._broadcasting import CONCURRENCY, timed_broadcast, timed_raw_broadcast
 from ._common import Figure, Settings, log, paired, ratios
 from .agent_server import A2A_AGENTS, A2A_PREFIX
 from .fleet import Fleet, runtime_settings
 
 CONNECTOR = "agent_orchestration"
-CONCURRENCY = 64
 COMPLETED = "TASK_STATE_COMPLETED"
 
 
@@ -300,21 +300,10 @@ async def _broadcast(
         subset = agents[:size]
 
         async def runtime_side(params: dict[str, str] = params, size: int = size) -> float:
-            start = time.perf_counter()
-            result = await runtime.execute_connector(CONNECTOR, params)
-            elapsed = time.perf_counter() - start
-            if not result.success or result.metadata.get("succeeded") != str(size):
-                raise RuntimeError(f"A2A broadcast failed: {result.errors} {result.metadata}")
-            return elapsed
+            return await timed_broadcast(runtime, params, size, "A2A broadcast")
 
-        async def raw_side(subset: list[tuple[str, str]] = subset, size: int = size) -> float:
-            start = time.perf_counter()
-            answers = await raw_broadcast(subset)
-            elapsed = time.perf_counter() - start
-            failed = sum(1 for answer in answers.values() if "error" in answer)
-            if len(answers) != size or failed:
-                raise RuntimeError(f"raw A2A broadcast: {failed} of {size} failed")
-            return elapsed
+        async def raw_side(subset: list[tuple[str, str]] = subset) -> float:
+            return await timed_raw_broadcast(raw_broadcast, subset, "raw A2A broadcast")
 
         log(f"A2A broadcast: {size} agents, {settings.reps} pairs")
         samples = await paired({"runtime": runtime_side, "raw": raw_side}, settings.reps)
