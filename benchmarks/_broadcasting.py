@@ -1,18 +1,25 @@
-"""What the broadcast benchmarks share: the concurrency, the raw aiohttp gather they are measured
-against, and the two timed sides of a pair (the runtime's broadcast, the raw gather)."""
+"""What the broadcast benchmarks share: the concurrency, the runtime and the raw side's session,
+the raw aiohttp gather they are measured against, the two timed sides of a pair (the runtime's
+broadcast, the raw gather), and the figure a pair makes."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
 
-from jamey_host import Runtime
+from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
+from jamey_host import Runtime, RuntimeConfig
+
+from ._common import Figure, ratios
+from .fleet import Fleet, runtime_settings
 
 CONNECTOR = "agent_orchestration"
 #: Requests in flight at once, on both sides: the connector's ``max_concurrency`` and the raw
@@ -21,6 +28,23 @@ CONCURRENCY = 64
 
 #: A raw broadcast: ``(agent_id, url)`` pairs in, each agent's answer (or ``{"error": ...}``) out.
 RawBroadcast = Callable[[list[tuple[str, str]]], Awaitable[dict[str, Any]]]
+
+
+@contextlib.asynccontextmanager
+async def runtime_and_session(
+    fleet: Fleet, **settings: str
+) -> AsyncIterator[tuple[Runtime, aiohttp.ClientSession]]:
+    """A runtime holding the agent connector (``max_concurrency`` :data:`CONCURRENCY`, and
+    ``settings``), and the raw side's session; both trust the fleet's CA."""
+    config = RuntimeConfig(
+        connector_settings=runtime_settings(fleet, max_concurrency=str(CONCURRENCY), **settings)
+    )
+    connector = aiohttp.TCPConnector(ssl=fleet.ca.client_context(), limit=0)
+    async with (
+        Runtime(config, plugins=[AgentOrchestrationPlugin()], load_entrypoints=False) as runtime,
+        aiohttp.ClientSession(connector=connector) as session,
+    ):
+        yield runtime, session
 
 
 def raw_jamey_broadcaster(
@@ -81,3 +105,21 @@ async def timed_raw_broadcast(
     if len(answers) != len(agents) or failed:
         raise RuntimeError(f"{what}: {failed} of {len(agents)} failed")
     return elapsed
+
+
+def versus_raw_gather(
+    *, key: str, title: str, samples: Mapping[str, list[float]], note: str = ""
+) -> Figure:
+    """A broadcast pair's figure: the runtime's median time, the raw gather's as the baseline,
+    and the ratio pair by pair (to be judged by the caller)."""
+    return Figure(
+        key=key,
+        title=title,
+        value=statistics.median(samples["runtime"]),
+        unit="s",
+        baseline="raw gather",
+        baseline_value=statistics.median(samples["raw"]),
+        ratio=ratios(samples["raw"], samples["runtime"]),
+        ratio_label="of raw",
+        note=note,
+    )

@@ -200,14 +200,9 @@ def run_worker(
 ) -> dict[str, Any]:
     """``python -m module ARGS...`` in a fresh process (so that no other benchmark's memory or
     warm-up counts), and the JSON it prints; its stderr in the error if it fails."""
+    command = [sys.executable, "-m", module, *map(str, args)]
     proc = subprocess.run(
-        [sys.executable, "-m", module, *(str(arg) for arg in args)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=timeout,
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
     if proc.returncode != 0:
         name = module.rpartition(".")[2]

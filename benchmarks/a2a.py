@@ -43,13 +43,18 @@ from typing import Any
 
 import aiohttp
 
-from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
-from jamey_host import Runtime, RuntimeConfig
+from jamey_host import Runtime
 
-from ._broadcasting import CONCURRENCY, timed_broadcast, timed_raw_broadcast
+from ._broadcasting import (
+    CONCURRENCY,
+    runtime_and_session,
+    timed_broadcast,
+    timed_raw_broadcast,
+    versus_raw_gather,
+)
 from ._common import Figure, Settings, log, paired, ratios
 from .agent_server import A2A_AGENTS, A2A_PREFIX
-from .fleet import Fleet, runtime_settings
+from .fleet import Fleet
 
 CONNECTOR = "agent_orchestration"
 COMPLETED = "TASK_STATE_COMPLETED"
@@ -102,14 +107,7 @@ async def _register(runtime: Runtime, agent_id: str, url: str, api_key: str, **e
 async def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str, Any]]:
     figures: list[Figure] = []
     raw: dict[str, Any] = {}
-    config = RuntimeConfig(
-        connector_settings=runtime_settings(fleet, max_concurrency=str(CONCURRENCY))
-    )
-    connector = aiohttp.TCPConnector(ssl=fleet.ca.client_context(), limit=0)
-    async with (
-        Runtime(config, plugins=[AgentOrchestrationPlugin()], load_entrypoints=False) as runtime,
-        aiohttp.ClientSession(connector=connector) as session,
-    ):
+    async with runtime_and_session(fleet) as (runtime, session):
         sent, raw["send_task"] = await _send_task(settings, fleet, runtime, session)
         figures += sent
         figure, raw["broadcast"] = await _broadcast(settings, fleet, runtime, session)
@@ -309,15 +307,10 @@ async def _broadcast(
         samples = await paired({"runtime": runtime_side, "raw": raw_side}, settings.reps)
         raw["sizes"][str(size)] = {"seconds": samples}
         if size == largest:
-            figure = Figure(
+            figure = versus_raw_gather(
                 key=f"a2a.broadcast.{size}",
                 title=f"broadcast to {size} A2A agents ({len(ports)} servers)",
-                value=statistics.median(samples["runtime"]),
-                unit="s",
-                baseline="raw gather",
-                baseline_value=statistics.median(samples["raw"]),
-                ratio=ratios(samples["raw"], samples["runtime"]),
-                ratio_label="of raw",
+                samples=samples,
             ).judge(">=", 0.90)
     assert figure is not None
     return figure, raw

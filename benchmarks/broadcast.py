@@ -17,23 +17,21 @@ whose handler sleeps 60 s; the broadcast must return within 3 s (one timeout plu
 
 from __future__ import annotations
 
-import statistics
 import time
 from typing import Any
 
-import aiohttp
-
-from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
-from jamey_host import Runtime, RuntimeConfig
+from jamey_host import Runtime
 
 from ._broadcasting import (
     CONCURRENCY,
     raw_jamey_broadcaster,
+    runtime_and_session,
     timed_broadcast,
     timed_raw_broadcast,
+    versus_raw_gather,
 )
 from ._common import Figure, Settings, log, paired, ratios
-from .fleet import Fleet, runtime_settings
+from .fleet import Fleet
 
 HUNG_TIMEOUT = 2.0
 
@@ -68,15 +66,7 @@ async def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str,
     agents = _agent_urls(fleet, largest)
     figures: list[Figure] = []
     raw: dict[str, Any] = {"servers": len(fleet.ports), "concurrency": CONCURRENCY, "sizes": {}}
-
-    config = RuntimeConfig(
-        connector_settings=runtime_settings(fleet, max_concurrency=str(CONCURRENCY))
-    )
-    connector = aiohttp.TCPConnector(ssl=fleet.ca.client_context(), limit=0)
-    async with (
-        Runtime(config, plugins=[AgentOrchestrationPlugin()], load_entrypoints=False) as runtime,
-        aiohttp.ClientSession(connector=connector) as session,
-    ):
+    async with runtime_and_session(fleet) as (runtime, session):
         await _register(runtime, fleet, agents, sizes)
         raw_broadcast = raw_jamey_broadcaster(session, fleet.api_key)
 
@@ -96,15 +86,10 @@ async def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str,
             samples = await paired({"runtime": runtime_side, "raw": raw_side}, settings.reps)
             raw["sizes"][str(size)] = {"seconds": samples}
             if size == largest:
-                figure = Figure(
+                figure = versus_raw_gather(
                     key="broadcast.1000",
                     title=f"broadcast to {size} agents ({len(fleet.ports)} servers)",
-                    value=statistics.median(samples["runtime"]),
-                    unit="s",
-                    baseline="raw gather",
-                    baseline_value=statistics.median(samples["raw"]),
-                    ratio=ratios(samples["raw"], samples["runtime"]),
-                    ratio_label="of raw",
+                    samples=samples,
                 )
                 figures.append(figure.judge(">=", 0.95))
 
@@ -117,16 +102,8 @@ async def _hung(
 ) -> Figure:
     """One hung agent among 1,000: the broadcast must end within one timeout plus a second."""
     hung_agents = [*agents[:-1], ("hung", f"https://127.0.0.1:{fleet.ports[0]}/hang/0")]
-    config = RuntimeConfig(
-        connector_settings=runtime_settings(
-            fleet, timeout=f"{HUNG_TIMEOUT:g}", retries="1", max_concurrency=str(CONCURRENCY)
-        )
-    )
-    connector = aiohttp.TCPConnector(ssl=fleet.ca.client_context(), limit=0)
-    async with (
-        Runtime(config, plugins=[AgentOrchestrationPlugin()], load_entrypoints=False) as runtime,
-        aiohttp.ClientSession(connector=connector) as session,
-    ):
+    timeouts = {"timeout": f"{HUNG_TIMEOUT:g}", "retries": "1"}
+    async with runtime_and_session(fleet, **timeouts) as (runtime, session):
         await _register(runtime, fleet, hung_agents, ())
         raw_broadcast = raw_jamey_broadcaster(session, fleet.api_key, timeout=HUNG_TIMEOUT)
         params = {"action": "broadcast", "task": "echo"}

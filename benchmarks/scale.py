@@ -27,7 +27,6 @@ import gc
 import json
 import os
 import ssl
-import statistics
 import sys
 import time
 import tracemalloc
@@ -44,8 +43,9 @@ from ._broadcasting import (
     raw_jamey_broadcaster,
     timed_broadcast,
     timed_raw_broadcast,
+    versus_raw_gather,
 )
-from ._common import Figure, Settings, log, paired, ratios, rss_bytes, run_worker
+from ._common import Figure, Settings, log, paired, rss_bytes, run_worker
 from .agent_server import API_KEY_ENV
 from .fleet import Fleet
 
@@ -170,15 +170,10 @@ def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str, Any]]
         timeout=900,
     )
     samples = raw["seconds"]
-    broadcast = Figure(
+    broadcast = versus_raw_gather(
         key=f"scale.broadcast.{count}",
         title=f"broadcast to {count:,} agents ({raw['servers']} servers)",
-        value=statistics.median(samples["runtime"]),
-        unit="s",
-        baseline="raw gather",
-        baseline_value=statistics.median(samples["raw"]),
-        ratio=ratios(samples["raw"], samples["runtime"]),
-        ratio_label="of raw",
+        samples=samples,
         note=f"registering them took {raw['register_seconds']:.1f} s",
     ).judge(">=", 0.90)
     rss = raw["rss_per_agent_registered"]
