@@ -22,7 +22,6 @@ kept in memory, the oldest finished ones forgotten past ``cache_size``.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, final
@@ -40,7 +39,12 @@ from jamey_agent_orchestration.testing.a2a_tasks import (
     rpc_response,
 )
 from jamey_agent_orchestration.testing.idempotency import IdempotentAnswers
-from jamey_agent_orchestration.testing.server import JSON, Handler, TaskRequest, traced
+from jamey_agent_orchestration.testing.server import (
+    BearerKey,
+    Handler,
+    traced,
+    with_health_check,
+)
 
 __all__ = [
     "A2A_PATH",
@@ -100,14 +104,11 @@ class _A2AEndpoint:
     def __init__(
         self, api_key: str, name: str, handlers: Mapping[str, Handler], cache_size: int
     ) -> None:
-        self._expected = f"Bearer {api_key}".encode()
+        self._key = BearerKey(api_key)
         self._name = name
-        self._handlers: dict[str, Handler] = {"health_check": self._health_check, **handlers}
+        self._handlers = with_health_check(name, handlers)
         self._tasks = A2ATaskBook(self._work, cache_size=cache_size)
         self._answers = IdempotentAnswers[bytes](cache_size)
-
-    def _health_check(self, request: TaskRequest) -> JSON:
-        return {"status": "healthy", "agent": self._name}
 
     # -- the card -------------------------------------------------------------------------
 
@@ -135,8 +136,7 @@ class _A2AEndpoint:
     # -- JSON-RPC ---------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.Response:
-        supplied = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-        if not hmac.compare_digest(supplied, self._expected):
+        if not self._key.accepts(request.headers):
             error = {"error": {"code": 401, "status": "UNAUTHENTICATED", "message": "Unauthorized"}}
             return web.json_response(error, status=401, headers={"WWW-Authenticate": "Bearer"})
         raw = await request.read()

@@ -27,7 +27,6 @@ aiohttp raises when a real exchange ends that way (``TimeoutError``,
 from __future__ import annotations
 
 import copy
-import hmac
 import http
 import json
 import logging
@@ -56,10 +55,12 @@ from jamey_agent_orchestration.testing.agents import RecordedRequest
 from jamey_agent_orchestration.testing.server import (
     JSON,
     TASKS_PATH,
+    BearerKey,
     Handler,
     TaskError,
     TaskRequest,
     parse_task_body,
+    with_health_check,
 )
 
 __all__ = ["TASK_STATES", "FakeAgent", "FakeReply"]
@@ -139,9 +140,9 @@ class FakeAgent:
         self.skills = tuple(skills)
         self.auto_register = auto_register
         self.requests: list[RecordedRequest] = []
-        self._expected = f"Bearer {api_key}".encode()
-        self._scripts: dict[str | None, Handler | _Outcome] = {"health_check": self._healthy}
-        self._scripts.update(handlers or {})
+        self._key = BearerKey(api_key)
+        self._scripts: dict[str | None, Handler | _Outcome] = {}
+        self._scripts.update(with_health_check(name, handlers or {}))
         self._queue: deque[_Misbehaviour] = deque()
         self._standing: _Misbehaviour | None = None
         self._tasks = A2ATaskBook(self._work)
@@ -290,8 +291,7 @@ class FakeAgent:
         misbehaviour = self._queue.popleft() if self._queue else self._standing
         if misbehaviour is not None:
             return misbehaviour()
-        supplied = headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-        if not hmac.compare_digest(supplied, self._expected):
+        if not self._key.accepts(headers):
             return self._unauthorized()
         if self.protocol == "a2a":
             return FakeReply(200, await self._tasks.answer(raw, headers.get("A2A-Version", "0.3")))
@@ -328,9 +328,6 @@ class FakeAgent:
         else:
             error = "Unauthorized"
         return FakeReply.json({"error": error}, 401, **{"WWW-Authenticate": "Bearer"})
-
-    def _healthy(self, request: TaskRequest) -> JSON:
-        return {"status": "healthy", "agent": self.name}
 
     # -- the jamey protocol ---------------------------------------------------------------------
 

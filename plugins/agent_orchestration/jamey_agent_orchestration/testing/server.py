@@ -33,6 +33,7 @@ from jamey_agent_orchestration.testing.idempotency import IdempotentAnswers
 __all__ = [
     "TASKS_PATH",
     "AgentServer",
+    "BearerKey",
     "Handler",
     "TaskBodyError",
     "TaskError",
@@ -41,6 +42,7 @@ __all__ = [
     "main",
     "parse_task_body",
     "traced",
+    "with_health_check",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,29 @@ class TaskError(Exception):
 
 Handler: TypeAlias = Callable[[TaskRequest], Awaitable[JSON] | JSON]
 _Answer: TypeAlias = tuple[int, bytes]
+
+
+@final
+class BearerKey:
+    """The one key an agent accepts, as ``Authorization: Bearer KEY``, compared in constant time
+    (and whatever bytes the header holds)."""
+
+    def __init__(self, api_key: str) -> None:
+        self._expected = f"Bearer {api_key}".encode()
+
+    def accepts(self, headers: Mapping[str, str]) -> bool:
+        supplied = headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(supplied, self._expected)
+
+
+def with_health_check(name: str, handlers: Mapping[str, Handler]) -> dict[str, Handler]:
+    """``handlers`` after the built-in ``health_check`` task (which they may replace), answered
+    ``{"status": "healthy", "agent": name}``."""
+
+    def health_check(request: TaskRequest) -> JSON:
+        return {"status": "healthy", "agent": name}
+
+    return {"health_check": health_check, **handlers}
 
 
 def _error(status: int, message: str, **headers: str) -> web.Response:
@@ -104,18 +129,13 @@ class _TaskEndpoint:
     def __init__(
         self, api_key: str, name: str, handlers: Mapping[str, Handler], cache_size: int
     ) -> None:
-        self._expected = f"Bearer {api_key}".encode()
-        self._handlers: dict[str, Handler] = {"health_check": self._health_check, **handlers}
-        self._name = name
+        self._key = BearerKey(api_key)
+        self._handlers = with_health_check(name, handlers)
         # A server failure is not given again: it may be retried with the same key.
         self._answers = IdempotentAnswers[_Answer](cache_size, keep=lambda answer: answer[0] < 500)
 
-    def _health_check(self, request: TaskRequest) -> JSON:
-        return {"status": "healthy", "agent": self._name}
-
     async def handle(self, request: web.Request) -> web.Response:
-        supplied = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-        if not hmac.compare_digest(supplied, self._expected):
+        if not self._key.accepts(request.headers):
             return _error(401, "Unauthorized", **{"WWW-Authenticate": "Bearer"})
         try:
             task, params = parse_task_body(await request.read())
