@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jamey_host import AUDIT_LOGGER_NAME
+from jamey_host import AUDIT_LOGGER_NAME, Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -193,6 +193,17 @@ def rss_bytes() -> int | None:
     except OSError:
         return None
     return None
+
+
+async def timed_calls(runtime: Runtime, params: Mapping[str, str], n: int) -> float:
+    """Seconds ``n`` agent connector calls took, one after the other; each must succeed."""
+    execute = runtime.execute_connector
+    start = time.perf_counter()
+    for _ in range(n):
+        result = await execute("agent_orchestration", params)
+        if not result.success:
+            raise RuntimeError(f"{params['action']} failed: {result.errors}")
+    return time.perf_counter() - start
 
 
 def run_worker(

@@ -52,7 +52,7 @@ from ._broadcasting import (
     timed_raw_broadcast,
     versus_raw_gather,
 )
-from ._common import Figure, Settings, log, paired, ratios
+from ._common import Figure, Settings, log, paired, ratios, timed_calls
 from .agent_server import A2A_AGENTS, A2A_PREFIX
 from .fleet import Fleet
 
@@ -122,15 +122,9 @@ async def _send_task(
     base = f"https://127.0.0.1:{fleet.ports[0]}{A2A_PREFIX}"
     await _register(runtime, "a2a0", base, fleet.api_key)
     params = {"action": "send_task", "agent_id": "a2a0", "task": "echo", "param_x": "1"}
-    execute = runtime.execute_connector
 
     async def runtime_side() -> float:
-        start = time.perf_counter()
-        for _ in range(n):
-            result = await execute(CONNECTOR, params)
-            if not result.success:
-                raise RuntimeError(f"send_task failed: {result.errors}")
-        return time.perf_counter() - start
+        return await timed_calls(runtime, params, n)
 
     endpoint = f"{base}/a2a/jsonrpc"
     auth = f"Bearer {fleet.api_key}"
