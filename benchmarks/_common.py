@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -12,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jamey_host import AUDIT_LOGGER_NAME
+from jamey_host import AUDIT_LOGGER_NAME, Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -190,6 +193,33 @@ def rss_bytes() -> int | None:
     except OSError:
         return None
     return None
+
+
+async def timed_calls(runtime: Runtime, params: Mapping[str, str], n: int) -> float:
+    """Seconds ``n`` agent connector calls took, one after the other; each must succeed."""
+    execute = runtime.execute_connector
+    start = time.perf_counter()
+    for _ in range(n):
+        result = await execute("agent_orchestration", params)
+        if not result.success:
+            raise RuntimeError(f"{params['action']} failed: {result.errors}")
+    return time.perf_counter() - start
+
+
+def run_worker(
+    module: str, *args: object, timeout: float, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """``python -m module ARGS...`` in a fresh process (so that no other benchmark's memory or
+    warm-up counts), and the JSON it prints; its stderr in the error if it fails."""
+    command = [sys.executable, "-m", module, *map(str, args)]
+    proc = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if proc.returncode != 0:
+        name = module.rpartition(".")[2]
+        raise RuntimeError(f"{name} worker failed:\n{proc.stderr}")
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
 
 
 class Stopwatch:

@@ -43,15 +43,20 @@ from typing import Any
 
 import aiohttp
 
-from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
-from jamey_host import Runtime, RuntimeConfig
+from jamey_host import Runtime
 
-from ._common import Figure, Settings, log, paired, ratios
+from ._broadcasting import (
+    CONCURRENCY,
+    runtime_and_session,
+    timed_broadcast,
+    timed_raw_broadcast,
+    versus_raw_gather,
+)
+from ._common import Figure, Settings, log, paired, ratios, timed_calls
 from .agent_server import A2A_AGENTS, A2A_PREFIX
-from .fleet import Fleet, runtime_settings
+from .fleet import Fleet
 
 CONNECTOR = "agent_orchestration"
-CONCURRENCY = 64
 COMPLETED = "TASK_STATE_COMPLETED"
 
 
@@ -102,14 +107,7 @@ async def _register(runtime: Runtime, agent_id: str, url: str, api_key: str, **e
 async def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str, Any]]:
     figures: list[Figure] = []
     raw: dict[str, Any] = {}
-    config = RuntimeConfig(
-        connector_settings=runtime_settings(fleet, max_concurrency=str(CONCURRENCY))
-    )
-    connector = aiohttp.TCPConnector(ssl=fleet.ca.client_context(), limit=0)
-    async with (
-        Runtime(config, plugins=[AgentOrchestrationPlugin()], load_entrypoints=False) as runtime,
-        aiohttp.ClientSession(connector=connector) as session,
-    ):
+    async with runtime_and_session(fleet) as (runtime, session):
         sent, raw["send_task"] = await _send_task(settings, fleet, runtime, session)
         figures += sent
         figure, raw["broadcast"] = await _broadcast(settings, fleet, runtime, session)
@@ -124,15 +122,9 @@ async def _send_task(
     base = f"https://127.0.0.1:{fleet.ports[0]}{A2A_PREFIX}"
     await _register(runtime, "a2a0", base, fleet.api_key)
     params = {"action": "send_task", "agent_id": "a2a0", "task": "echo", "param_x": "1"}
-    execute = runtime.execute_connector
 
     async def runtime_side() -> float:
-        start = time.perf_counter()
-        for _ in range(n):
-            result = await execute(CONNECTOR, params)
-            if not result.success:
-                raise RuntimeError(f"send_task failed: {result.errors}")
-        return time.perf_counter() - start
+        return await timed_calls(runtime, params, n)
 
     endpoint = f"{base}/a2a/jsonrpc"
     auth = f"Bearer {fleet.api_key}"
@@ -300,35 +292,19 @@ async def _broadcast(
         subset = agents[:size]
 
         async def runtime_side(params: dict[str, str] = params, size: int = size) -> float:
-            start = time.perf_counter()
-            result = await runtime.execute_connector(CONNECTOR, params)
-            elapsed = time.perf_counter() - start
-            if not result.success or result.metadata.get("succeeded") != str(size):
-                raise RuntimeError(f"A2A broadcast failed: {result.errors} {result.metadata}")
-            return elapsed
+            return await timed_broadcast(runtime, params, size, "A2A broadcast")
 
-        async def raw_side(subset: list[tuple[str, str]] = subset, size: int = size) -> float:
-            start = time.perf_counter()
-            answers = await raw_broadcast(subset)
-            elapsed = time.perf_counter() - start
-            failed = sum(1 for answer in answers.values() if "error" in answer)
-            if len(answers) != size or failed:
-                raise RuntimeError(f"raw A2A broadcast: {failed} of {size} failed")
-            return elapsed
+        async def raw_side(subset: list[tuple[str, str]] = subset) -> float:
+            return await timed_raw_broadcast(raw_broadcast, subset, "raw A2A broadcast")
 
         log(f"A2A broadcast: {size} agents, {settings.reps} pairs")
         samples = await paired({"runtime": runtime_side, "raw": raw_side}, settings.reps)
         raw["sizes"][str(size)] = {"seconds": samples}
         if size == largest:
-            figure = Figure(
+            figure = versus_raw_gather(
                 key=f"a2a.broadcast.{size}",
                 title=f"broadcast to {size} A2A agents ({len(ports)} servers)",
-                value=statistics.median(samples["runtime"]),
-                unit="s",
-                baseline="raw gather",
-                baseline_value=statistics.median(samples["raw"]),
-                ratio=ratios(samples["raw"], samples["runtime"]),
-                ratio_label="of raw",
+                samples=samples,
             ).judge(">=", 0.90)
     assert figure is not None
     return figure, raw

@@ -17,23 +17,22 @@ whose handler sleeps 60 s; the broadcast must return within 3 s (one timeout plu
 
 from __future__ import annotations
 
-import asyncio
-import json
-import statistics
 import time
-import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
+from jamey_host import Runtime
 
-from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
-from jamey_host import Runtime, RuntimeConfig
-
+from ._broadcasting import (
+    CONCURRENCY,
+    raw_jamey_broadcaster,
+    runtime_and_session,
+    timed_broadcast,
+    timed_raw_broadcast,
+    versus_raw_gather,
+)
 from ._common import Figure, Settings, log, paired, ratios
-from .fleet import Fleet, runtime_settings
+from .fleet import Fleet
 
-CONCURRENCY = 64
 HUNG_TIMEOUT = 2.0
 
 
@@ -61,56 +60,15 @@ async def _register(
         assert result.success, result.errors
 
 
-def _raw_broadcaster(
-    session: aiohttp.ClientSession, api_key: str, timeout: float | None = None
-) -> Callable[[list[tuple[str, str]]], Awaitable[dict[str, Any]]]:
-    auth = f"Bearer {api_key}"
-    body = json.dumps({"task": "echo", "params": {"x": "1"}}).encode()
-    client_timeout = aiohttp.ClientTimeout(total=timeout) if timeout else None
-
-    async def broadcast(agents: list[tuple[str, str]]) -> dict[str, Any]:
-        limit = asyncio.Semaphore(CONCURRENCY)
-
-        async def one(url: str) -> Any:
-            async with limit:
-                headers = {
-                    "Authorization": auth,
-                    "Content-Type": "application/json",
-                    "Idempotency-Key": uuid.uuid4().hex,
-                }
-                try:
-                    async with session.post(
-                        url + "/api/v1/tasks", data=body, headers=headers, timeout=client_timeout
-                    ) as response:
-                        if response.status != 200:
-                            return {"error": f"status {response.status}"}
-                        return json.loads(await response.read())
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    return {"error": type(exc).__name__}
-
-        answers = await asyncio.gather(*(one(url) for _, url in agents))
-        return dict(zip((agent_id for agent_id, _ in agents), answers, strict=True))
-
-    return broadcast
-
-
 async def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str, Any]]:
     sizes = tuple(sorted(set(settings.broadcast_sizes) | {1000}))
     largest = max(sizes)
     agents = _agent_urls(fleet, largest)
     figures: list[Figure] = []
     raw: dict[str, Any] = {"servers": len(fleet.ports), "concurrency": CONCURRENCY, "sizes": {}}
-
-    config = RuntimeConfig(
-        connector_settings=runtime_settings(fleet, max_concurrency=str(CONCURRENCY))
-    )
-    connector = aiohttp.TCPConnector(ssl=fleet.ca.client_context(), limit=0)
-    async with (
-        Runtime(config, plugins=[AgentOrchestrationPlugin()], load_entrypoints=False) as runtime,
-        aiohttp.ClientSession(connector=connector) as session,
-    ):
+    async with runtime_and_session(fleet) as (runtime, session):
         await _register(runtime, fleet, agents, sizes)
-        raw_broadcast = _raw_broadcaster(session, fleet.api_key)
+        raw_broadcast = raw_jamey_broadcaster(session, fleet.api_key)
 
         for size in sizes:
             params = {"action": "broadcast", "task": "echo", "param_x": "1"}
@@ -119,35 +77,19 @@ async def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str,
             subset = agents[:size]
 
             async def runtime_side(params: dict[str, str] = params, size: int = size) -> float:
-                start = time.perf_counter()
-                result = await runtime.execute_connector("agent_orchestration", params)
-                elapsed = time.perf_counter() - start
-                if not result.success or result.metadata.get("succeeded") != str(size):
-                    raise RuntimeError(f"broadcast failed: {result.errors} {result.metadata}")
-                return elapsed
+                return await timed_broadcast(runtime, params, size)
 
-            async def raw_side(subset: list[tuple[str, str]] = subset, size: int = size) -> float:
-                start = time.perf_counter()
-                answers = await raw_broadcast(subset)
-                elapsed = time.perf_counter() - start
-                failed = sum(1 for a in answers.values() if isinstance(a, dict) and "error" in a)
-                if len(answers) != size or failed:
-                    raise RuntimeError(f"raw broadcast: {failed} of {size} failed")
-                return elapsed
+            async def raw_side(subset: list[tuple[str, str]] = subset) -> float:
+                return await timed_raw_broadcast(raw_broadcast, subset)
 
             log(f"broadcast: {size} agents, {settings.reps} pairs")
             samples = await paired({"runtime": runtime_side, "raw": raw_side}, settings.reps)
             raw["sizes"][str(size)] = {"seconds": samples}
             if size == largest:
-                figure = Figure(
+                figure = versus_raw_gather(
                     key="broadcast.1000",
                     title=f"broadcast to {size} agents ({len(fleet.ports)} servers)",
-                    value=statistics.median(samples["runtime"]),
-                    unit="s",
-                    baseline="raw gather",
-                    baseline_value=statistics.median(samples["raw"]),
-                    ratio=ratios(samples["raw"], samples["runtime"]),
-                    ratio_label="of raw",
+                    samples=samples,
                 )
                 figures.append(figure.judge(">=", 0.95))
 
@@ -160,18 +102,10 @@ async def _hung(
 ) -> Figure:
     """One hung agent among 1,000: the broadcast must end within one timeout plus a second."""
     hung_agents = [*agents[:-1], ("hung", f"https://127.0.0.1:{fleet.ports[0]}/hang/0")]
-    config = RuntimeConfig(
-        connector_settings=runtime_settings(
-            fleet, timeout=f"{HUNG_TIMEOUT:g}", retries="1", max_concurrency=str(CONCURRENCY)
-        )
-    )
-    connector = aiohttp.TCPConnector(ssl=fleet.ca.client_context(), limit=0)
-    async with (
-        Runtime(config, plugins=[AgentOrchestrationPlugin()], load_entrypoints=False) as runtime,
-        aiohttp.ClientSession(connector=connector) as session,
-    ):
+    timeouts = {"timeout": f"{HUNG_TIMEOUT:g}", "retries": "1"}
+    async with runtime_and_session(fleet, **timeouts) as (runtime, session):
         await _register(runtime, fleet, hung_agents, ())
-        raw_broadcast = _raw_broadcaster(session, fleet.api_key, timeout=HUNG_TIMEOUT)
+        raw_broadcast = raw_jamey_broadcaster(session, fleet.api_key, timeout=HUNG_TIMEOUT)
         params = {"action": "broadcast", "task": "echo"}
         outcomes: list[dict[str, str]] = []
 

@@ -28,7 +28,7 @@ from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
 from jamey_agent_orchestration.store.keys import generate_master_key
 from jamey_host import SECRET_KEY_VAR, Runtime, RuntimeConfig
 
-from ._common import ROOT, Figure, Settings, Side, log, paired, ratios
+from ._common import ROOT, Figure, Settings, Side, log, paired, ratios, timed_calls
 from .fleet import Fleet, runtime_settings
 
 CONNECTOR = "agent_orchestration"
@@ -100,13 +100,7 @@ async def _send_pair(
             assert registered.success, registered.errors
 
             async def side(runtime: Runtime = runtime) -> float:
-                execute = runtime.execute_connector
-                began = time.perf_counter()
-                for _ in range(n):
-                    result = await execute(CONNECTOR, params)
-                    if not result.success:
-                        raise RuntimeError(f"send_task failed: {result.errors}")
-                return time.perf_counter() - began
+                return await timed_calls(runtime, params, n)
 
             sides[name] = side
         log(f"registries: send_task, {label} vs memory, {settings.reps} pairs of {n}")

@@ -21,7 +21,6 @@ import asyncio
 import gc
 import json
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -33,7 +32,7 @@ from jamey_agent_orchestration.model import Agent, ApiKey
 from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
 from jamey_host import Runtime, RuntimeConfig
 
-from ._common import ROOT, Figure, Settings, log, ratios, rss_bytes
+from ._common import Figure, Settings, log, ratios, rss_bytes, run_worker
 
 _CONFIG = RuntimeConfig(
     connector_settings={"agent_orchestration": {"allow_networks": "127.0.0.0/8"}}
@@ -153,24 +152,13 @@ async def measure(agents: int, chunk: int, reps: int) -> dict[str, Any]:
 
 def run(settings: Settings) -> tuple[list[Figure], dict[str, Any]]:
     log(f"registry: {settings.registry_agents} agents in a fresh process")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.registry",
-            str(settings.registry_agents),
-            str(settings.registry_chunk),
-            str(settings.reps),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+    raw = run_worker(
+        "benchmarks.registry",
+        settings.registry_agents,
+        settings.registry_chunk,
+        settings.reps,
         timeout=600,
     )
-    if proc.returncode != 0:
-        raise RuntimeError(f"registry worker failed:\n{proc.stderr}")
-    raw: dict[str, Any] = json.loads(proc.stdout)
     n = raw["agents"]
     chunk = raw["chunk"]
     runtime_rates = [chunk / t for t in raw["runtime_chunk_seconds"]]

@@ -27,12 +27,9 @@ import gc
 import json
 import os
 import ssl
-import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
-import uuid
 from typing import Any
 
 import aiohttp
@@ -40,12 +37,18 @@ import aiohttp
 from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
 from jamey_host import Runtime, RuntimeConfig
 
-from ._common import ROOT, Figure, Settings, log, paired, ratios, rss_bytes
+from ._broadcasting import (
+    CONCURRENCY,
+    CONNECTOR,
+    raw_jamey_broadcaster,
+    timed_broadcast,
+    timed_raw_broadcast,
+    versus_raw_gather,
+)
+from ._common import Figure, Settings, log, paired, rss_bytes, run_worker
 from .agent_server import API_KEY_ENV
 from .fleet import Fleet
 
-CONNECTOR = "agent_orchestration"
-CONCURRENCY = 64
 WARM_AGENTS = 1_000
 BROADCAST = {"action": "broadcast", "task": "echo", "param_x": "1"}
 
@@ -81,21 +84,12 @@ async def _register(runtime: Runtime, agents: list[tuple[str, str]], api_key: st
             raise RuntimeError(f"registration failed: {result.errors}")
 
 
-async def _broadcast(runtime: Runtime, expected: int) -> float:
-    start = time.perf_counter()
-    result = await runtime.execute_connector(CONNECTOR, BROADCAST)
-    elapsed = time.perf_counter() - start
-    if not result.success or result.metadata.get("succeeded") != str(expected):
-        raise RuntimeError(f"broadcast failed: {result.errors} {result.metadata}")
-    return elapsed
-
-
 async def _warm(runtime: Runtime, ports: list[int], api_key: str) -> None:
     """Fill the runtime's pool and run every path once, then leave the registry empty."""
     warm = _agents(ports, WARM_AGENTS, prefix="warm")
     await _register(runtime, warm, api_key)
     for _ in range(2):
-        await _broadcast(runtime, WARM_AGENTS)
+        await timed_broadcast(runtime, BROADCAST, WARM_AGENTS)
     for agent_id, _ in warm:
         result = await runtime.execute_connector(
             CONNECTOR, {"action": "unregister_agent", "agent_id": agent_id}
@@ -113,8 +107,6 @@ async def measure(count: int, reps: int, ca_path: str, ports: list[int]) -> dict
     out: dict[str, Any] = {"agents": count, "servers": len(ports), "concurrency": CONCURRENCY}
     context = ssl.create_default_context(cafile=ca_path)
     connector = aiohttp.TCPConnector(ssl=context, limit=0)
-    auth = f"Bearer {api_key}"
-    body = json.dumps({"task": "echo", "params": {"x": "1"}}).encode()
 
     async with (
         Runtime(
@@ -122,38 +114,13 @@ async def measure(count: int, reps: int, ca_path: str, ports: list[int]) -> dict
         ) as rt,
         aiohttp.ClientSession(connector=connector) as session,
     ):
-
-        async def raw_broadcast() -> dict[str, Any]:
-            limit = asyncio.Semaphore(CONCURRENCY)
-
-            async def one(url: str) -> Any:
-                async with limit:
-                    headers = {
-                        "Authorization": auth,
-                        "Content-Type": "application/json",
-                        "Idempotency-Key": uuid.uuid4().hex,
-                    }
-                    async with session.post(
-                        url + "/api/v1/tasks", data=body, headers=headers
-                    ) as response:
-                        if response.status != 200:
-                            return {"error": f"status {response.status}"}
-                        return json.loads(await response.read())
-
-            answers = await asyncio.gather(*(one(url) for _, url in agents))
-            return dict(zip((agent_id for agent_id, _ in agents), answers, strict=True))
+        raw_broadcast = raw_jamey_broadcaster(session, api_key)
 
         async def runtime_side() -> float:
-            return await _broadcast(rt, count)
+            return await timed_broadcast(rt, BROADCAST, count)
 
         async def raw_side() -> float:
-            start = time.perf_counter()
-            answers = await raw_broadcast()
-            elapsed = time.perf_counter() - start
-            failed = sum(1 for a in answers.values() if isinstance(a, dict) and "error" in a)
-            if len(answers) != count or failed:
-                raise RuntimeError(f"raw broadcast: {failed} of {count} failed")
-            return elapsed
+            return await timed_raw_broadcast(raw_broadcast, agents)
 
         await _warm(rt, ports, api_key)
         gc.collect()
@@ -178,7 +145,7 @@ async def measure(count: int, reps: int, ca_path: str, ports: list[int]) -> dict
         await _register(rt, agents, api_key)
         gc.collect()
         out["traced_per_agent_registered"] = (tracemalloc.get_traced_memory()[0] - base) / count
-        await _broadcast(rt, count)
+        await timed_broadcast(rt, BROADCAST, count)
         gc.collect()
         out["traced_per_agent_after_broadcast"] = (
             tracemalloc.get_traced_memory()[0] - base
@@ -193,36 +160,20 @@ def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str, Any]]
         f"broadcast to {count:,} agents and memory per agent, {settings.scale_reps} pairs "
         "(a fresh process)"
     )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.scale",
-            str(count),
-            str(settings.scale_reps),
-            str(fleet.ca.ca_path),
-            *(str(port) for port in fleet.ports),
-        ],
-        cwd=ROOT,
+    raw = run_worker(
+        "benchmarks.scale",
+        count,
+        settings.scale_reps,
+        fleet.ca.ca_path,
+        *fleet.ports,
         env={**os.environ, API_KEY_ENV: fleet.api_key},
-        capture_output=True,
-        text=True,
-        check=False,
         timeout=900,
     )
-    if proc.returncode != 0:
-        raise RuntimeError(f"scale worker failed:\n{proc.stderr}")
-    raw: dict[str, Any] = json.loads(proc.stdout)
     samples = raw["seconds"]
-    broadcast = Figure(
+    broadcast = versus_raw_gather(
         key=f"scale.broadcast.{count}",
         title=f"broadcast to {count:,} agents ({raw['servers']} servers)",
-        value=statistics.median(samples["runtime"]),
-        unit="s",
-        baseline="raw gather",
-        baseline_value=statistics.median(samples["raw"]),
-        ratio=ratios(samples["raw"], samples["runtime"]),
-        ratio_label="of raw",
+        samples=samples,
         note=f"registering them took {raw['register_seconds']:.1f} s",
     ).judge(">=", 0.90)
     rss = raw["rss_per_agent_registered"]

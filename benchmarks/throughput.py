@@ -38,7 +38,7 @@ from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
 from jamey_host import AUDIT_LOGGER_NAME, AuditEvent, Runtime, RuntimeConfig
 from jamey_host.audit import JsonLinesAuditLog
 
-from ._common import Figure, Settings, audit_to_file, log, paired, ratios
+from ._common import Figure, Settings, audit_to_file, log, paired, ratios, timed_calls
 from .fleet import Fleet, runtime_settings
 
 
@@ -76,15 +76,9 @@ async def run(settings: Settings, fleet: Fleet) -> tuple[list[Figure], dict[str,
         )
         assert registered.success, registered.errors
         params = {"action": "send_task", "agent_id": "a0", "task": "echo", "param_x": "1"}
-        execute = runtime.execute_connector
 
         async def runtime_side() -> float:
-            start = time.perf_counter()
-            for _ in range(n):
-                result = await execute("agent_orchestration", params)
-                if not result.success:
-                    raise RuntimeError(f"send_task failed: {result.errors}")
-            return time.perf_counter() - start
+            return await timed_calls(runtime, params, n)
 
         body = json.dumps({"task": "echo", "params": {"x": "1"}}).encode()
         auth = f"Bearer {fleet.api_key}"

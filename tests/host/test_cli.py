@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from jamey_cli import clean_env, jamey
 
-JAMEY = str(Path(sys.executable).parent / "jamey")
 RESULT_FIELDS = {"success", "output", "errors", "warnings", "metadata", "agents_contacted"}
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("JAMEY_")}
-    environ["JAMEY_LOAD_PLUGINS"] = "example_echo,example_async"
-    environ["JAMEY_HOME"] = str(tmp_path / "home")
-    return environ
-
-
-def jamey(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [JAMEY, *args], env=env, capture_output=True, text=True, timeout=30, check=False
-    )
+    return clean_env(tmp_path / "home", plugins="example_echo,example_async")
 
 
 def test_help_lists_subcommands(env: dict[str, str]) -> None:

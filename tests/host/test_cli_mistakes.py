@@ -3,22 +3,18 @@ traceback (issue 13 item 5). Each mistake is made as a user would make it, in a 
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from jamey_cli import JAMEY, clean_env
 
-JAMEY = str(Path(sys.executable).parent / "jamey")
 AGENT = "agent_orchestration"
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("JAMEY_")}
-    environ["JAMEY_LOAD_PLUGINS"] = f"example_echo,{AGENT}"
-    environ["JAMEY_HOME"] = str(tmp_path / "home")
+    environ = clean_env(tmp_path / "home", plugins=f"example_echo,{AGENT}")
     environ["JAMEY_SECRET_KEY"] = "q" * 43 + "="  # 32 bytes in url-safe base64
     return environ
 

@@ -7,8 +7,9 @@ package (the pytest plugin, a command) does not import all of it.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from jamey_agent_orchestration.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from jamey_agent_orchestration.model import (
@@ -33,24 +34,16 @@ __all__ = [
     "SecurityViolation",
 ]
 
-_HOMES = {
-    "Agent": "model",
-    "AgentCardError": "model",
-    "AgentOrchestrationPlugin": "plugin",
-    "AgentSettings": "settings",
-    "ApiKey": "model",
-    "InvalidParams": "model",
-    "RegistryError": "store.base",
-    "SecurityViolation": "model",
-}
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "Agent": "model",
+        "AgentCardError": "model",
+        "AgentOrchestrationPlugin": "plugin",
+        "AgentSettings": "settings",
+        "ApiKey": "model",
+        "InvalidParams": "model",
+        "RegistryError": "store.base",
+        "SecurityViolation": "model",
+    },
+)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -42,6 +43,25 @@ def texts_of_record(record: logging.LogRecord) -> list[str]:
     if record.stack_info:
         texts.append(record.stack_info)
     return texts
+
+
+def watch_at_debug(caplog: pytest.LogCaptureFixture, loggers: Iterable[str] = LOGGERS) -> None:
+    """Capture every record of ``loggers`` (``""``: the root), down to DEBUG."""
+    for name in loggers:
+        caplog.set_level(logging.DEBUG, logger=name or None)
+
+
+@contextlib.contextmanager
+def loop_errors_kept() -> Iterator[list[dict[str, Any]]]:
+    """The running loop's unhandled-error contexts, kept (not logged) while in the block."""
+    errors: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    previous_handler = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: errors.append(context))
+    try:
+        yield errors
+    finally:
+        loop.set_exception_handler(previous_handler)
 
 
 class Calls:

@@ -7,9 +7,7 @@ log record, audit event, result, exception, ``repr``, span or metric.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -24,8 +22,10 @@ from .canary import (
     Calls,
     assert_not_in_telemetry,
     assert_nothing_leaked,
+    loop_errors_kept,
     reprs_of,
     resolve_to_loopback,
+    watch_at_debug,
 )
 
 if TYPE_CHECKING:
@@ -58,20 +58,15 @@ async def test_a_canary_key_never_leaks_through_the_a2a_paths(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in (*LOGGERS, "jamey_agent_orchestration.net", "jamey_agent_orchestration.testing"):
-        caplog.set_level(logging.DEBUG, logger=name or None)
-    loop_errors: list[dict[str, Any]] = []
-    loop = asyncio.get_running_loop()
-    previous_handler = loop.get_exception_handler()
-    loop.set_exception_handler(lambda _, context: loop_errors.append(context))
+    watch_at_debug(
+        caplog, (*LOGGERS, "jamey_agent_orchestration.net", "jamey_agent_orchestration.testing")
+    )
     calls = Calls()
-    try:
+    with loop_errors_kept() as loop_errors:
         connector, ref = await drive_every_a2a_path(
             make_connector, jamey_agent_server, calls, monkeypatch
         )
         reprs = await reprs_of(connector)
-    finally:
-        loop.set_exception_handler(previous_handler)
 
     # The canary was really used: it reached the agent on the wire, never on a card fetch.
     rpc = [r for r in ref.requests if r.path == "/a2a/jsonrpc"]

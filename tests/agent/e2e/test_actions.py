@@ -12,6 +12,7 @@ from jamey_agent_orchestration.testing.server import TaskRequest
 
 if TYPE_CHECKING:
     from jamey_agent_orchestration.testing import AgentServerFactory
+    from jamey_host import ConnectorResult
 
     from ..connector import Connector, MakeConnector
 
@@ -23,6 +24,12 @@ def echo(request: TaskRequest) -> dict[str, Any]:
 
 
 HANDLERS = {"echo": echo, "summarize": echo}
+
+
+def assert_send_failed(result: ConnectorResult) -> None:
+    """The call failed on the way to the agent (the guide's "Failed to send task to agent")."""
+    assert not result.success
+    assert result.errors[0].startswith(SEND_FAILED), result.errors
 
 
 async def agent_for(factory: AgentServerFactory, name: str, **kwargs: Any) -> Any:
@@ -443,8 +450,7 @@ async def test_non_json_body_fails(
     agent.respond_with(200, b"<html>hello</html>", content_type="text/html")
     assert (await connector.register("a1", agent)).success
     result = await connector.call("send_task", agent_id="a1", task="echo")
-    assert not result.success
-    assert result.errors[0].startswith(SEND_FAILED), result.errors
+    assert_send_failed(result)
     assert len(agent.requests) == 1
 
 
@@ -459,8 +465,7 @@ async def test_oversized_body_fails(
 
     agent.respond_with(200, json.dumps({"data": "x" * 5000}))
     result = await connector.call("send_task", agent_id="a1", task="echo")
-    assert not result.success
-    assert result.errors[0].startswith(SEND_FAILED), result.errors
+    assert_send_failed(result)
 
 
 async def test_timeout_fails_within_about_the_timeout(
@@ -473,8 +478,7 @@ async def test_timeout_fails_within_about_the_timeout(
     started = time.perf_counter()
     result = await connector.call("send_task", agent_id="a1", task="echo")
     elapsed = time.perf_counter() - started
-    assert not result.success
-    assert result.errors[0].startswith(SEND_FAILED), result.errors
+    assert_send_failed(result)
     assert 0.4 < elapsed < 1.5, elapsed
 
 
@@ -485,8 +489,7 @@ async def test_closed_port_fails(
     assert (await connector.register("a1", agent)).success
     await agent.close()
     result = await connector.call("send_task", agent_id="a1", task="echo")
-    assert not result.success
-    assert result.errors[0].startswith(SEND_FAILED), result.errors
+    assert_send_failed(result)
 
 
 async def test_a_failed_call_changes_nothing_in_the_registry(

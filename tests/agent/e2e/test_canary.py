@@ -8,9 +8,7 @@ SDK). The agents do receive it (the test checks that too), so a missing leak is 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -21,14 +19,15 @@ from jamey_host.testing import AuditEventList
 
 from .canary import (
     CANARY,
-    LOGGERS,
     REBOUND_HOST,
     Calls,
     assert_not_in_telemetry,
     assert_nothing_leaked,
     echo,
+    loop_errors_kept,
     reprs_of,
     resolve_to_loopback,
+    watch_at_debug,
 )
 
 if TYPE_CHECKING:
@@ -48,20 +47,13 @@ async def test_canary_key_never_leaks_through_the_runtime(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in LOGGERS:
-        caplog.set_level(logging.DEBUG, logger=name or None)
-    loop_errors: list[dict[str, Any]] = []
-    loop = asyncio.get_running_loop()
-    previous_handler = loop.get_exception_handler()
-    loop.set_exception_handler(lambda _, context: loop_errors.append(context))
+    watch_at_debug(caplog)
     calls = Calls()
-    try:
+    with loop_errors_kept() as loop_errors:
         connectors, ok = await drive_every_path(
             make_connector, jamey_agent_server, calls, monkeypatch
         )
         reprs = [text for connector in connectors for text in await reprs_of(connector)]
-    finally:
-        loop.set_exception_handler(previous_handler)
 
     # The canary was really used: it reached the agents on the wire.
     assert ok.requests[0].headers["Authorization"] == f"Bearer {CANARY}"

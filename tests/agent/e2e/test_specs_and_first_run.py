@@ -5,33 +5,20 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from jamey_cli import clean_env, jamey
 
 from jamey_agent_orchestration.actions import SPEC
 from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
 from jamey_host import AUDIT_LOGGER_NAME
 from jamey_host.testing import AuditEventList, RuntimeFactory
 
-JAMEY = str(Path(sys.executable).parent / "jamey")
-
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("JAMEY_")}
-    environ["JAMEY_LOAD_PLUGINS"] = "agent_orchestration"
-    environ["JAMEY_HOME"] = str(tmp_path / "home")
-    return environ
-
-
-def jamey(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [JAMEY, *args], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+    return clean_env(tmp_path / "home", plugins="agent_orchestration")
 
 
 def test_the_connector_declares_its_actions_with_the_contracts_required_params() -> None:

@@ -96,6 +96,16 @@ def make_v1_registry(path: Path, agents: list[tuple[str, str, str, str, list[str
     os.chmod(path, 0o600)
 
 
+def edit_outside_jamey(path: Path, *statements: str, params: tuple[object, ...] = ()) -> None:
+    """Change the registry file as sqlite3 would, without jamey or its master key: one
+    transaction of ``statements``, each run with ``params``."""
+    conn = sqlite3.connect(path)
+    with conn:
+        for statement in statements:
+            conn.execute(statement, params)
+    conn.close()
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -198,13 +208,12 @@ async def test_a_schema_1_row_tampered_before_migration_is_never_usable(db_path:
             ("beta", "Beta", "https://beta.example/", "k-beta", []),
         ],
     )
-    conn = sqlite3.connect(db_path)
-    with conn:  # schema 1 bound the key to the id only: the URL could be changed
-        conn.execute(
-            "UPDATE agents SET api_key = (SELECT api_key FROM agents WHERE id='beta') "
-            "WHERE id = 'alpha'"
-        )
-    conn.close()
+    # schema 1 bound the key to the id only: the URL could be changed
+    edit_outside_jamey(
+        db_path,
+        "UPDATE agents SET api_key = (SELECT api_key FROM agents WHERE id='beta') "
+        "WHERE id = 'alpha'",
+    )
     problems: list[tuple[str, str]] = []
     store = await opened(db_path, on_problem=lambda i, m: problems.append((i, m)))
     try:
@@ -253,10 +262,9 @@ async def test_a_record_edited_without_the_master_key_is_never_sent_its_key(
     await store.insert(a2a_agent(1))
     await store.insert(a2a_agent(2))
     await store.close()
-    conn = sqlite3.connect(db_path)
-    with conn:
-        conn.execute(f"UPDATE agents SET {column} = ? WHERE id = 'a2a-1'", (value,))
-    conn.close()
+    edit_outside_jamey(
+        db_path, f"UPDATE agents SET {column} = ? WHERE id = 'a2a-1'", params=(value,)
+    )
     problems: list[tuple[str, str]] = []
     store = await opened(db_path, on_problem=lambda i, m: problems.append((i, m)))
     try:
@@ -284,16 +292,15 @@ async def test_a_running_store_keeps_what_it_verified_and_sees_a_tampered_versio
     try:
         await store.insert(a2a_agent(1))
         assert await store.get("a2a-1") == a2a_agent(1)
-        conn = sqlite3.connect(db_path)
-        with conn:  # an edit outside jamey: the copy keeps the record it verified
-            conn.execute("UPDATE agents SET url = 'https://attacker.example/'")
-        conn.close()
+        # an edit outside jamey: the copy keeps the record it verified
+        edit_outside_jamey(db_path, "UPDATE agents SET url = 'https://attacker.example/'")
         assert await store.get("a2a-1") == a2a_agent(1)
-        conn = sqlite3.connect(db_path)
-        with conn:  # the same edit, as a change jamey would reload
-            conn.execute("UPDATE agents SET version = version + 100")
-            conn.execute("UPDATE meta SET value = value + 100 WHERE key = 'generation'")
-        conn.close()
+        # the same edit, as a change jamey would reload
+        edit_outside_jamey(
+            db_path,
+            "UPDATE agents SET version = version + 100",
+            "UPDATE meta SET value = value + 100 WHERE key = 'generation'",
+        )
         with pytest.raises(RegistryError, match="does not match its record"):
             await store.get("a2a-1")
         assert problems == ["a2a-1"]
@@ -375,10 +382,9 @@ async def test_a_rotation_refuses_a_tampered_row_and_changes_nothing(db_path: Pa
     await store.insert(a2a_agent(1))
     await store.insert(a2a_agent(2))
     await store.close()
-    conn = sqlite3.connect(db_path)
-    with conn:
-        conn.execute("UPDATE agents SET url = 'https://attacker.example/' WHERE id = 'a2a-2'")
-    conn.close()
+    edit_outside_jamey(
+        db_path, "UPDATE agents SET url = 'https://attacker.example/' WHERE id = 'a2a-2'"
+    )
     before = digest(db_path)
     with pytest.raises(RegistryError, match=r"agent a2a-2 does not match.*nothing was changed"):
         rotate_master_key(db_path, cipher(), cipher(generate_master_key()))

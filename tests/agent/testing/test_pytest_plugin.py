@@ -28,6 +28,7 @@ def test_the_pytest_plugin_imports_nothing_heavy() -> None:
     connector = {name for name in json.loads(done.stdout) if name.startswith("jamey_agent")}
     assert connector == {
         "jamey_agent_orchestration",
+        "jamey_agent_orchestration.lazy_names",  # stdlib only: the packages' lazy names
         "jamey_agent_orchestration.testing",
         "jamey_agent_orchestration.testing.fixtures",
     }

@@ -14,8 +14,9 @@ so nothing here is imported before it is used: the names below are loaded on fir
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from jamey_agent_orchestration.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from jamey_agent_orchestration.testing.a2a_server import create_a2a_app
@@ -52,29 +53,21 @@ __all__ = [
     "start_test_agent",
 ]
 
-_HOMES = {
-    "EXAMPLE_HANDLERS": "server",
-    "AgentServer": "server",
-    "AgentServerFactory": "fixtures",
-    "FakeAgent": "fake_agent",
-    "FakeAgents": "fakes",
-    "RecordedRequest": "agents",
-    "RecordingAgent": "agents",
-    "TaskError": "server",
-    "TaskRequest": "server",
-    "ThrowawayCA": "agents",
-    "create_a2a_app": "a2a_server",
-    "create_app": "server",
-    "start_test_agent": "agents",
-}
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "EXAMPLE_HANDLERS": "server",
+        "AgentServer": "server",
+        "AgentServerFactory": "fixtures",
+        "FakeAgent": "fake_agent",
+        "FakeAgents": "fakes",
+        "RecordedRequest": "agents",
+        "RecordingAgent": "agents",
+        "TaskError": "server",
+        "TaskRequest": "server",
+        "ThrowawayCA": "agents",
+        "create_a2a_app": "a2a_server",
+        "create_app": "server",
+        "start_test_agent": "agents",
+    },
+)

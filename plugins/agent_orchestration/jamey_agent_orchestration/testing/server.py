@@ -10,7 +10,6 @@ W3C trace (``traceparent``), in both modes.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import errno
 import hmac
 import inspect
@@ -20,7 +19,6 @@ import os
 import socket
 import ssl
 import sys
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeAlias, final
@@ -30,16 +28,21 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from jamey_agent_orchestration import telemetry
+from jamey_agent_orchestration.testing.idempotency import IdempotentAnswers
 
 __all__ = [
     "TASKS_PATH",
     "AgentServer",
+    "BearerKey",
     "Handler",
+    "TaskBodyError",
     "TaskError",
     "TaskRequest",
     "create_app",
     "main",
+    "parse_task_body",
     "traced",
+    "with_health_check",
 ]
 
 log = logging.getLogger(__name__)
@@ -47,7 +50,6 @@ log = logging.getLogger(__name__)
 JSON: TypeAlias = dict[str, Any] | list[Any] | str | int | float | bool | None
 TASKS_PATH = "/api/v1/tasks"
 API_KEY_ENV = "JAMEY_AGENT_API_KEY"
-_MAX_IDEMPOTENCY_KEY = 255
 
 
 @attrs.frozen
@@ -72,28 +74,51 @@ Handler: TypeAlias = Callable[[TaskRequest], Awaitable[JSON] | JSON]
 _Answer: TypeAlias = tuple[int, bytes]
 
 
+@final
+class BearerKey:
+    """The one key an agent accepts, as ``Authorization: Bearer KEY``, compared in constant time
+    (and whatever bytes the header holds)."""
+
+    def __init__(self, api_key: str) -> None:
+        self._expected = f"Bearer {api_key}".encode()
+
+    def accepts(self, headers: Mapping[str, str]) -> bool:
+        supplied = headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(supplied, self._expected)
+
+
+def with_health_check(name: str, handlers: Mapping[str, Handler]) -> dict[str, Handler]:
+    """``handlers`` after the built-in ``health_check`` task (which they may replace), answered
+    ``{"status": "healthy", "agent": name}``."""
+
+    def health_check(request: TaskRequest) -> JSON:
+        return {"status": "healthy", "agent": name}
+
+    return {"health_check": health_check, **handlers}
+
+
 def _error(status: int, message: str, **headers: str) -> web.Response:
     return web.json_response({"error": message}, status=status, headers=headers or None)
 
 
-class _BadRequestError(Exception):
+class TaskBodyError(ValueError):
     """The request body is not ``{"task": str, "params": {str: str}}``."""
 
 
-def _parse_body(raw: bytes) -> tuple[str, dict[str, str]]:
-    """Validate ``{"task": str, "params": {str: str}}``; raise _BadRequestError with the reason."""
+def parse_task_body(raw: bytes) -> tuple[str, dict[str, str]]:
+    """Validate ``{"task": str, "params": {str: str}}``; raise TaskBodyError with the reason."""
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise _BadRequestError("Invalid JSON body") from None
+    except ValueError:  # not UTF-8, or not JSON
+        raise TaskBodyError("Invalid JSON body") from None
     if not isinstance(body, dict):
-        raise _BadRequestError("Body must be a JSON object")
+        raise TaskBodyError("Body must be a JSON object")
     task = body.get("task")
     if not isinstance(task, str) or not task:
-        raise _BadRequestError("Missing task")
+        raise TaskBodyError("Missing task")
     params = body.get("params", {})
     if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
-        raise _BadRequestError("params must be an object of strings")
+        raise TaskBodyError("params must be an object of strings")
     return task, params
 
 
@@ -104,54 +129,29 @@ class _TaskEndpoint:
     def __init__(
         self, api_key: str, name: str, handlers: Mapping[str, Handler], cache_size: int
     ) -> None:
-        self._expected = f"Bearer {api_key}".encode()
-        self._handlers: dict[str, Handler] = {"health_check": self._health_check, **handlers}
-        self._name = name
-        self._cache: OrderedDict[str, _Answer] = OrderedDict()
-        self._cache_size = cache_size
-        self._in_flight: dict[str, asyncio.Task[_Answer]] = {}
-
-    def _health_check(self, request: TaskRequest) -> JSON:
-        return {"status": "healthy", "agent": self._name}
+        self._key = BearerKey(api_key)
+        self._handlers = with_health_check(name, handlers)
+        # A server failure is not given again: it may be retried with the same key.
+        self._answers = IdempotentAnswers[_Answer](cache_size, keep=lambda answer: answer[0] < 500)
 
     async def handle(self, request: web.Request) -> web.Response:
-        supplied = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-        if not hmac.compare_digest(supplied, self._expected):
+        if not self._key.accepts(request.headers):
             return _error(401, "Unauthorized", **{"WWW-Authenticate": "Bearer"})
         try:
-            task, params = _parse_body(await request.read())
-        except _BadRequestError as exc:
+            task, params = parse_task_body(await request.read())
+        except TaskBodyError as exc:
             return _error(400, str(exc))
         if task not in self._handlers:
             return _error(404, f"Unknown task: {task}")
         key = request.headers.get("Idempotency-Key")
-        if key is not None and not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY:
+        if key is not None and not IdempotentAnswers.valid(key):
             return _error(400, "Invalid Idempotency-Key")
         task_request = TaskRequest(task=task, params=params, idempotency_key=key)
         if key is None:
             status, body = await self._run(task_request)
-        elif key in self._cache:
-            self._cache.move_to_end(key)
-            status, body = self._cache[key]
         else:
-            running = self._in_flight.get(key)
-            if running is None:
-                running = asyncio.ensure_future(self._run(task_request))
-                self._in_flight[key] = running
-                running.add_done_callback(lambda done: self._finished(key, done))
-            # Shielded: a client that goes away does not cancel the others' answer.
-            status, body = await asyncio.shield(running)
+            status, body = await self._answers.answer(key, lambda: self._run(task_request))
         return web.Response(status=status, body=body, content_type="application/json")
-
-    def _finished(self, key: str, done: asyncio.Task[_Answer]) -> None:
-        self._in_flight.pop(key, None)
-        if done.cancelled() or done.exception() is not None:
-            return
-        status, body = done.result()
-        if status < 500:  # a server failure may be retried with the same key
-            self._cache[key] = (status, body)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
 
     async def _run(self, request: TaskRequest) -> _Answer:
         try:
@@ -166,10 +166,7 @@ class _TaskEndpoint:
             return 500, json.dumps({"error": f"Task failed: {request.task}"}).encode()
 
     async def close(self, app: web.Application) -> None:
-        running = list(self._in_flight.values())
-        for task in running:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        await self._answers.close()
 
 
 def create_app(
