@@ -139,7 +139,7 @@ class Dispatcher:
                         outcome=outcome,
                     )
             finally:
-                hidden = ()
+                hidden: tuple[str, ...] = ()
                 if outcome != "success" and connector is not None and problem is None:
                     hidden = _secrets(params, connector.spec)  # the span shows the first error
                 call.end(outcome, result, action, hidden=hidden)
