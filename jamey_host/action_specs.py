@@ -154,15 +154,14 @@ class ActionSpec:
     def json_schema(self) -> dict[str, Any]:
         """A JSON Schema (draft 2020-12) of this action's params, as a tool definition.
 
-        One string property per param, a family as ``patternProperties``; the ``action`` param
-        itself is left out (it is the tool's name), and no other param is allowed.
+        One string property per param with its description, a family as ``patternProperties``;
+        the ``action`` param itself is left out (it is the tool's name). Other params are
+        allowed, as the runtime allows them: a connector judges what it does not declare.
         """
         properties: dict[str, Any] = {}
         patterns: dict[str, Any] = {}
         for param in self.params:
-            schema: dict[str, Any] = {"type": "string"}
-            if param.description:
-                schema["description"] = param.description
+            schema: dict[str, Any] = {"type": "string", "description": param.description}
             if param.secret:
                 schema["writeOnly"] = True
             if param.family:
@@ -177,7 +176,6 @@ class ActionSpec:
         if patterns:
             document["patternProperties"] = patterns
         document["required"] = list(self.required)
-        document["additionalProperties"] = False
         return document
 
     def to_dict(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, final
 
 import attrs
 
@@ -155,7 +155,10 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-async def _list(command: str, as_json: bool, config: RuntimeConfig, out: TextIO) -> int:
+async def _list(
+    command: str, as_json: bool, config: RuntimeConfig, out: TextIO, err: TextIO
+) -> int:
+    state = _StateFiles(config.state_dir)
     async with Runtime(config) as runtime:
         if command == "plugins":
             infos = runtime.plugins()
@@ -193,20 +196,25 @@ async def _list(command: str, as_json: bool, config: RuntimeConfig, out: TextIO)
                 ]
                 headers = ["ID", "VERSION", "CAPABILITY", "GRANTED", "APPROVAL", "ACTIONS"]
                 print(_table(rows, headers), file=out)
+    state.say_created(err)
     return 0
 
 
 async def _describe(
     args: argparse.Namespace, config: RuntimeConfig, out: TextIO, err: TextIO
 ) -> int:
+    state = _StateFiles(config.state_dir)
+    refused: list[str] = []
     async with Runtime(config) as runtime:
         spec = _spec_of(runtime, args.connector)
         if spec is None:
             # No plugin is called: this gives the runtime's own "Connector not found: NAME", or
             # "Connector unavailable: NAME: reason" when its plugin failed to start.
-            refused = await runtime.execute_connector(args.connector, {})
-            print(f"jamey: error: {'; '.join(refused.errors)}", file=err)
-            return 1
+            refused = (await runtime.execute_connector(args.connector, {})).errors
+    state.say_created(err)
+    if spec is None:
+        print(f"jamey: error: {'; '.join(refused)}", file=err)
+        return 1
     granted = config.granted_capabilities
     if args.json:
         print(json.dumps(describe_json(spec, granted), indent=2), file=out)
@@ -221,8 +229,7 @@ def _spec_of(runtime: Runtime, connector_id: str) -> ConnectorSpec | None:
 
 async def _run(args: argparse.Namespace, config: RuntimeConfig, out: TextIO, err: TextIO) -> int:
     params = _parse_params(args.params)
-    state_dir = config.state_dir
-    before = _state_files(state_dir)
+    state = _StateFiles(config.state_dir)
     notices = _StartupWarnings(err, listening=not args.audit)
     async with Runtime(config, plugins=[notices]) as runtime:
         notices.listening = False  # what the call itself audits is its result's business
@@ -230,13 +237,7 @@ async def _run(args: argparse.Namespace, config: RuntimeConfig, out: TextIO, err
             args.connector, params, user_id=args.user, session_id=args.session
         )
         spec = _spec_of(runtime, args.connector)
-    created = sorted(_state_files(state_dir) - before)
-    if created:
-        print(
-            f"jamey: created {', '.join(created)} in {state_dir} (the state directory; "
-            f"{HOME_VAR} chooses another)",
-            file=err,
-        )
+    state.say_created(err)
     if args.json:
         print(json.dumps(result.to_dict()), file=out)
     else:
@@ -261,15 +262,38 @@ def _params_unfit(spec: ConnectorSpec, params: dict[str, str]) -> bool:
     return action not in spec.actions or bool(spec.missing_params(action, params))
 
 
-def _state_files(state_dir: Path | None) -> set[str]:
-    """The names in the state directory, bar SQLite's transient companions of a database."""
-    if state_dir is None:
-        return set()
-    try:
-        names = {path.name for path in state_dir.iterdir()}
-    except OSError:  # not there yet (it is created on first use), or not readable
-        return set()
-    return {name for name in names if not name.endswith(_TRANSIENT_SUFFIXES)}
+@final
+class _StateFiles:
+    """What a command finds in the state directory, so that it can say what it created there.
+
+    Plugins create their files when the runtime starts them (a registry, a master key): the
+    first command of any kind, even one that only lists, may be the one that does.
+    """
+
+    __slots__ = ("_before", "_state_dir")
+
+    def __init__(self, state_dir: Path | None) -> None:
+        self._state_dir = state_dir
+        self._before = self._names()
+
+    def say_created(self, err: TextIO) -> None:
+        created = sorted(self._names() - self._before)
+        if created:
+            print(
+                f"jamey: created {', '.join(created)} in {self._state_dir} (the state "
+                f"directory; {HOME_VAR} chooses another)",
+                file=err,
+            )
+
+    def _names(self) -> set[str]:
+        """The names in the state directory, bar SQLite's transient companions of a database."""
+        if self._state_dir is None:
+            return set()
+        try:
+            names = {path.name for path in self._state_dir.iterdir()}
+        except OSError:  # not there yet (it is created on first use), or not readable
+            return set()
+        return {name for name in names if not name.endswith(_TRANSIENT_SUFFIXES)}
 
 
 class _StartupWarnings:
@@ -337,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_run(args, _with_state_dir(config), out, err))
         if args.command == "describe":
             return asyncio.run(_describe(args, config, out, err))
-        return asyncio.run(_list(args.command, args.json, config, out))
+        return asyncio.run(_list(args.command, args.json, config, out, err))
     except (ConfigError, UsageError) as exc:
         print(f"jamey: error: {exc}", file=err)
         return USAGE_ERROR

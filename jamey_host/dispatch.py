@@ -97,6 +97,7 @@ class Dispatcher:
         action: str | None = None
         outcome: Outcome = "failure"
         result: ConnectorResult
+        problem: str | None = "not checked yet"
         self._in_flight += 1
         try:
             problem = params_problem(params)
@@ -138,7 +139,10 @@ class Dispatcher:
                         outcome=outcome,
                     )
             finally:
-                call.end(outcome, result, action)
+                hidden: tuple[str, ...] = ()
+                if outcome != "success" and connector is not None and problem is None:
+                    hidden = _secrets(params, connector.spec)  # the span shows the first error
+                call.end(outcome, result, action, hidden=hidden)
         return result
 
     async def _call(

@@ -13,11 +13,12 @@ context when the call starts is its parent. Its attributes are ``jamey.connector
 first error. The metrics ``jamey.connector.calls`` and ``jamey.connector.duration`` carry exactly
 those three attributes. Nothing else about the call is recorded: params and their values never.
 
-The connector and the action are whatever the caller passed, so they are recorded only when the
-runtime knows them: a connector it has (``_OTHER`` for any other name) and an action that
-connector's spec lists (``_OTHER`` for any other). A caller can then neither make the metrics grow
-without bound nor put text of its own into a span name; the span's status description, the
-result's first error, still names what was asked for.
+The connector and the action are whatever the caller passed. The metrics record them only when
+the runtime knows them: a connector it has and an action that connector's spec lists, ``_OTHER``
+for any other name, so that no caller can make a metric grow without bound. A span, one per call
+and not aggregated, names what was asked for (``execute_connector nosuch``) when it has the shape
+of a connector id or an action name, and ``_OTHER`` when it has not: a caller cannot put text of
+its own (spaces, quotes, a pasted token of any length) into a span name or attribute.
 
 ``jamey.connector.calls`` is an asynchronous (observable) counter: the module counts the calls
 itself, one integer per attribute set, and reports the totals when the SDK collects. Exported, it
@@ -29,6 +30,7 @@ needs that path, keeps its exemplars.
 from __future__ import annotations
 
 import importlib.metadata
+import re
 import time
 from collections.abc import Container, Iterable, Mapping
 from contextvars import Token
@@ -36,6 +38,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, final
 
 from jamey_host.audit import Outcome
+from jamey_host.redaction import scrub
 from jamey_host.results import ConnectorResult
 
 try:
@@ -66,6 +69,9 @@ _FAILED: Final = frozenset({"failure", "denied"})
 # What a connector or an action the runtime does not know is recorded as (the OpenTelemetry
 # conventions' word for a value outside the known set).
 OTHER: Final = "_OTHER"
+# The shapes of a connector id and an action name (specs.py, action_specs.py), kept short: what a
+# span may name that the runtime does not know.
+_NAME_SHAPE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 
 
 def _version() -> str:
@@ -135,7 +141,7 @@ class ConnectorCall:
     task, so the call must end in the same task (the runtime's ``finally`` does).
     """
 
-    __slots__ = ("_actions", "_connector", "_span", "_started", "_token")
+    __slots__ = ("_actions", "_asked", "_connector", "_span", "_started", "_token")
 
     def __init__(
         self,
@@ -144,24 +150,35 @@ class ConnectorCall:
         started: float | None,
         span: Span | None = None,
         token: Token[Context] | None = None,
+        asked: str | None = None,
     ) -> None:
-        self._connector = connector
+        self._connector = connector  # as the metrics record it
+        self._asked = asked  # the name the span gives an unknown connector, if it has the shape
         self._actions = actions
         self._started = started  # None: nothing (more) to record
         self._span = span  # None: no tracer provider (or no valid context), metrics only
         self._token = token
 
-    def end(self, outcome: Outcome, result: ConnectorResult, action: str | None) -> None:
+    def end(
+        self,
+        outcome: Outcome,
+        result: ConnectorResult,
+        action: str | None,
+        *,
+        hidden: tuple[str, ...] = (),
+    ) -> None:
         """Record the call's outcome and the result's first error; close the span.
 
         ``action`` is the call's ``action`` param, or ``None`` when it had none (or its params
-        were invalid); one its connector does not list is recorded as ``_OTHER``.
+        were invalid); one its connector does not list is ``_OTHER`` in the metrics. Each of
+        ``hidden`` (the call's secret param values, longest first) is ``***`` in the error.
         """
         started = self._started
         if started is None:  # ended already, or OpenTelemetry is not installed
             return
         seconds = time.perf_counter() - started
         self._started = None
+        asked = action
         if action is not None and action not in self._actions:
             action = OTHER
         count = _count_of(self._connector, action, outcome)
@@ -175,9 +192,11 @@ class ConnectorCall:
         assert self._token is not None
         otel_context.detach(self._token)
         if span.is_recording():
+            if action is OTHER or self._asked is not None:
+                attributes = _asked_attributes(attributes, self._asked, asked)
             span.set_attributes(attributes)
             if outcome in _FAILED:
-                span.set_status(trace.StatusCode.ERROR, _first_error(result))
+                span.set_status(trace.StatusCode.ERROR, scrub(_first_error(result), hidden))
         span.end()
 
 
@@ -198,16 +217,37 @@ def start_call(connector: object, actions: Container[str] | None) -> ConnectorCa
     if not ENABLED:
         return _UNRECORDED
     name = OTHER
+    asked = None
     if actions is None:
         actions = ()
+        asked = _shaped(connector)
     elif type(connector) is str:  # a connector id is a str; never record another type's repr
         name = connector
     started = time.perf_counter()
-    span = _tracer.start_span(f"execute_connector {name}")
+    span = _tracer.start_span(f"execute_connector {asked or name}")
     if not span.get_span_context().is_valid:
         return ConnectorCall(name, actions, started)
     token = otel_context.attach(trace.set_span_in_context(span))
-    return ConnectorCall(name, actions, started, span, token)
+    return ConnectorCall(name, actions, started, span, token, asked)
+
+
+def _shaped(name: object) -> str | None:
+    """``name`` if it has the shape of a connector id or an action name, else ``None``."""
+    if type(name) is str and _NAME_SHAPE.fullmatch(name):
+        return name
+    return None
+
+
+def _asked_attributes(
+    recorded: Mapping[str, str], connector: str | None, action: str | None
+) -> dict[str, str]:
+    """A span's attributes naming the connector and action the caller asked for."""
+    attributes = dict(recorded)
+    if connector is not None:
+        attributes[_CONNECTOR] = connector
+    if action is not None and (shaped := _shaped(action)) is not None:
+        attributes[_ACTION] = shaped
+    return attributes
 
 
 def _first_error(result: ConnectorResult) -> str | None:

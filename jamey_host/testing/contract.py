@@ -46,6 +46,7 @@ from jamey_host.call_audit import CallAudit
 from jamey_host.hookspecs import JameyHostSpec
 from jamey_host.loading import instantiate
 from jamey_host.markers import PROJECT_NAME
+from jamey_host.redaction import is_secret_key
 from jamey_host.testing.plugin import AuditEventList, RuntimeFactory
 
 __all__ = ["ConnectorContract"]
@@ -122,8 +123,10 @@ def _has_attr(plugin: object) -> bool:
 
 
 def _show(params: Mapping[str, str], canary: str | None = None) -> str:
+    """``params`` as JSON, a secret canary (any value starting with ``canary``) as ``<secret>``."""
     shown = {
-        k: ("<secret>" if canary is not None and v == canary else v) for k, v in params.items()
+        k: ("<secret>" if canary is not None and v.startswith(canary) else v)
+        for k, v in params.items()
     }
     return json.dumps(shown, sort_keys=True)
 
@@ -174,9 +177,15 @@ class ConnectorContract:
       (default ``[{}, {"action": ""}]``);
     - ``unknown_action``: an action name the connector does not have;
     - ``secret_params``: param names the battery fills with a secret canary value, beside the
-      params the spec declares ``secret``;
-    - ``check_results_for_secrets``: fail when a result carries a secret param's value (on by
-      default; turn it off only for a connector whose job is to echo what it is given);
+      params the spec declares secret (``secret=True``, or a name such as ``api_key``); no
+      audit event, log record or exception may carry any of them;
+    - ``check_results_for_secrets``: whether a result may carry a secret param's value.
+      ``None`` (the default): no result may carry the value of a secret param the spec
+      declares; a name of ``secret_params`` the spec does not declare is not held against a
+      result, since the connector was never told it takes that param (echoing unknown params
+      may be its job, as in the contract's example). ``True``: no result may carry any of
+      them. ``False``: results are not checked (for a connector whose job is to echo what it
+      is given);
     - ``every_call_may_fail``: the connector cannot succeed in a test (it needs a service the
       test does not have), so ordinary calls that all fail are a warning, not a failure;
     - ``call_timeout``: seconds one call may take.
@@ -201,7 +210,7 @@ class ConnectorContract:
         "authorization",
         "credential",
     )
-    check_results_for_secrets: ClassVar[bool] = True
+    check_results_for_secrets: ClassVar[bool | None] = None
     every_call_may_fail: ClassVar[bool] = False
     call_timeout: ClassVar[float] = 10.0
 
@@ -324,25 +333,34 @@ class ConnectorContract:
         caplog.set_level(logging.DEBUG)
         runtime, plugin = await self._jamey_start(jamey_runtime)
         spec = self._jamey_spec(runtime)
+        # Two values with one stem: audit events, logs and exceptions must hold neither; by
+        # default a result is held only to the secrets the spec says the connector takes (see
+        # check_results_for_secrets).
         canary = f"jamey-canary-{secrets.token_hex(8)}"
-        secret_fill = dict.fromkeys(self._jamey_secret_names(spec), canary)
+        declared, guessed = f"{canary}-declared", f"{canary}-guessed"
+        declared_names = self._jamey_declared_secret_names(spec)
+        secret_fill = {
+            name: declared if name in declared_names else guessed
+            for name in [*self.secret_params, *declared_names]
+        }
         calls = [
             {**params, **secret_fill}
             for params in [*self._jamey_samples(spec), {"action": self.unknown_action}]
         ]
+        held = canary if self.check_results_for_secrets else declared
         direct_events: list[AuditEvent] = []
         problems: list[str] = []
         for params in calls:
             shown = _show(params, canary)
             result = await self._jamey_call(runtime, params)
-            if self.check_results_for_secrets:
+            if self.check_results_for_secrets is not False:
                 problems.extend(
                     f"the result of a call through the runtime with params {shown} carries the "
                     f"secret in {where}: never put a secret param's value into output, errors, "
                     "warnings or metadata (echo redact(params), from jamey_host, if you must "
                     "echo params; or set check_results_for_secrets = False on the contract "
                     "class if echoing what it is given is the connector's job)"
-                    for where in _paths(result.to_dict(), canary, "result")
+                    for where in _paths(result.to_dict(), held, "result")
                 )
             direct = await self._jamey_direct(
                 runtime, plugin, params, "", emit=direct_events.append, tolerate=True
@@ -355,13 +373,13 @@ class ConnectorContract:
                         "a secret param's value into an exception"
                     )
                 continue
-            if not self.check_results_for_secrets:
+            if self.check_results_for_secrets is False:
                 continue
             value = direct.to_dict() if isinstance(direct, ConnectorResult) else repr(direct)
             problems.extend(
                 f"execute_connector, called directly with params {shown}, returned the secret "
                 f"in {where}: never put a secret param's value into a result"
-                for where in _paths(value, canary, "result")
+                for where in _paths(value, held, "result")
             )
         for event in [*jamey_audit_events, *direct_events]:
             if canary not in event.to_json():
@@ -415,7 +433,7 @@ class ConnectorContract:
                         "execute_connector, or remove it from the spec's actions"
                     )
                 elif error.startswith("Missing "):
-                    problems.append(self._jamey_refused_as_missing(action, params, error))
+                    self._jamey_refused_as_missing(spec, action, params, error, problems)
         self._jamey_report(problems)
 
     @pytest.mark.asyncio
@@ -594,30 +612,51 @@ class ConnectorContract:
                 params.setdefault(name, value)
         return params
 
-    def _jamey_secret_names(self, spec: ConnectorSpec) -> list[str]:
-        """``secret_params``, and a name of each param the spec declares secret."""
-        names = dict.fromkeys(self.secret_params)
+    def _jamey_declared_secret_names(self, spec: ConnectorSpec) -> list[str]:
+        """A name of each param the spec declares that is secret, by its flag or by its name."""
+        names: dict[str, None] = {}
         for action in spec.action_specs:
             for param in action.params:
-                if param.secret:
-                    names[f"{param.prefix}jamey_contract" if param.family else param.name] = None
+                name = f"{param.prefix}jamey_contract" if param.family else param.name
+                if param.secret or is_secret_key(name):
+                    names[name] = None
         return list(names)
 
-    def _jamey_refused_as_missing(self, action: str, params: Mapping[str, str], error: str) -> str:
+    def _jamey_refused_as_missing(
+        self,
+        spec: ConnectorSpec,
+        action: str,
+        params: Mapping[str, str],
+        error: str,
+        problems: list[str],
+    ) -> None:
         name = error.removeprefix("Missing ").strip("'\" ")
         if name in params:
-            return (
+            problems.append(
                 f"a call of {action!r} with params {_show(params)} was refused with {error!r}, "
                 f"although {name!r} was given: does the connector read another name than the "
                 "spec declares?"
             )
-        return (
-            f"a call of {action!r} with its required params ({_show(params)}) was refused "
-            f"with {error!r}: if the connector needs {name!r}, declare it in the action's "
-            f"spec, as ParamSpec({name!r}, required=True) when every call needs it (callers "
-            f"then learn of it), or as ParamSpec({name!r}) with a value in sample_params when "
-            "only some calls do"
-        )
+        elif any(param.matches(name) for param in spec.action_spec(action).params):
+            # Declared optional: needed by some calls only (the agent connector's `name`, for
+            # its own protocol but not for A2A), which only the connector can judge.
+            warnings.warn(
+                ConnectorContractWarning(
+                    f"a call of {action!r} with its required params ({_show(params)}) was "
+                    f"refused with {error!r}, a param the spec declares optional: give it a "
+                    "value in sample_params (or sample_calls) so that the battery's call of "
+                    f"{action!r} gets past that check"
+                ),
+                stacklevel=1,
+            )
+        else:
+            problems.append(
+                f"a call of {action!r} with its required params ({_show(params)}) was refused "
+                f"with {error!r}: if the connector needs {name!r}, declare it in the action's "
+                f"spec, as ParamSpec({name!r}, required=True) when every call needs it (callers "
+                f"then learn of it), or as ParamSpec({name!r}) with a value in sample_params "
+                "when only some calls do"
+            )
 
     async def _jamey_call(self, runtime: Runtime, params: Mapping[str, str]) -> ConnectorResult:
         call = runtime.execute_connector(

@@ -48,3 +48,15 @@ def test_the_battery_calls_every_declared_action_and_each_can_succeed() -> None:
         "api_key": "k",
         "name": "n",
     }
+
+
+class TestAgentConnectorAsTheContractSetsItUp(ConnectorContract):
+    """Only what CONTRACT.md section 6 asks of a connector author: no agent, no sample params.
+
+    The battery's made-up values register nothing and reach no agent, so what it checks here is
+    how the connector refuses: the calls that need an optional param (``name`` for a jamey
+    agent, ``agent_id`` or ``capability`` for send_task) are warnings, not failures.
+    """
+
+    plugin = AgentOrchestrationPlugin
+    connector_id = "agent_orchestration"

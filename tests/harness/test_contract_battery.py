@@ -371,14 +371,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     # Accepting an unknown action is allowed (the contract's own echo example does), with a
     # ConnectorContractWarning saying so; see test_accepting_anything_is_a_warning.
     "TestAcceptsAnything": {},
-    # ... but echoing every param hands back a secret given as one.
-    "TestContractEcho": {
-        "test_no_secret_in_audit_events_results_or_logs": "carries the secret in "
-        "result['output']: never put a secret param's value into output, errors, warnings or "
-        "metadata (echo redact(params), from jamey_host, if you must echo params; or set "
-        "check_results_for_secrets = False on the contract class if echoing what it is given "
-        "is the connector's job)",
-    },
+    # Echoing every param: no param it declares is secret, so the api_key the battery adds is
+    # not held against its result (its audit events and logs still are).
+    "TestContractEcho": {},
     "TestBadSpec": dict.fromkeys(
         BATTERY,
         "the plugin did not load into the runtime (BadSpec: failed, ValueError: "
@@ -441,8 +436,8 @@ def test_accepting_anything_is_a_warning_that_says_what_to_consider(
 ) -> None:
     pytester.makepyfile(test_variants=VARIANTS)
     result = run_inner(pytester, "strict", "test_variants.py::TestContractEcho")
-    # 2 unknown-action warnings, 4 missing-params ones; the echoed secret fails (see EXPECTED)
-    result.assert_outcomes(passed=BATTERY_SIZE - 1, failed=1, warnings=6)
+    # 2 unknown-action warnings, 4 missing-params ones
+    result.assert_outcomes(passed=BATTERY_SIZE, warnings=6)
     result.stdout.fnmatch_lines(
         [
             "*ConnectorContractWarning: an unknown action (params "
@@ -527,11 +522,11 @@ class TestSecondActionReturnsADict(ConnectorContract):
 
 
 class EchoesTheApiKey:
-    """No action specs at all: the api_key is a secret by its name."""
+    """The api_key it declares is a secret by its name."""
 
     @hookimpl
     def register_connectors(self):
-        return [spec("echo_key", actions=("login",))]
+        return [spec("echo_key", actions=(ActionSpec("login", params=(ParamSpec("api_key"),)),))]
 
     @hookimpl
     def execute_connector(self, params, context):
@@ -543,6 +538,23 @@ class EchoesTheApiKey:
 class TestEchoesTheApiKey(ConnectorContract):
     plugin = EchoesTheApiKey
     connector_id = "echo_key"
+
+
+class EchoesAnUndeclaredApiKey(EchoesTheApiKey):
+    """No action specs at all: nothing tells it an api_key is meant to stay hidden."""
+
+    @hookimpl
+    def register_connectors(self):
+        return [spec("echo_key", actions=("login",))]
+
+
+class TestEchoesAnUndeclaredApiKey(ConnectorContract):
+    plugin = EchoesAnUndeclaredApiKey
+    connector_id = "echo_key"
+
+
+class TestEchoesAnUndeclaredApiKeyChecked(TestEchoesAnUndeclaredApiKey):
+    check_results_for_secrets = True
 
 
 class EchoesItsSecretParam(Notes):
@@ -600,6 +612,12 @@ class ReadsAnUndeclaredParamDeclared(ReadsAnUndeclaredParam):
         return [spec(self.cid, actions=(add, NOTES[1]))]
 
 
+class TestNeedsAnOptionalParam(ConnectorContract):
+    """owner is declared optional, so a call refused for lack of it is the connector's call."""
+    plugin = ReadsAnUndeclaredParamDeclared
+    connector_id = "declared_owner"
+
+
 class TestSampleParamsFillOptionalParams(ConnectorContract):
     plugin = ReadsAnUndeclaredParamDeclared
     connector_id = "declared_owner"
@@ -644,6 +662,11 @@ SPEC_EXPECTED: dict[str, dict[str, str]] = {
         "test_no_secret_in_audit_events_results_or_logs": "the result of a call through the "
         'runtime with params {"action": "login", "api_key": "<secret>", ',
     },
+    "TestEchoesAnUndeclaredApiKey": {},
+    "TestEchoesAnUndeclaredApiKeyChecked": {
+        "test_no_secret_in_audit_events_results_or_logs": "the result of a call through the "
+        'runtime with params {"action": "login", "api_key": "<secret>", ',
+    },
     "TestEchoesItsSecretParam": {
         "test_no_secret_in_audit_events_results_or_logs": '"pin": "<secret>", "secret": '
         '"<secret>", "title": "jamey-contract-title", "token": "<secret>"} carries the secret '
@@ -671,6 +694,7 @@ SPEC_EXPECTED: dict[str, dict[str, str]] = {
     "TestReadsAnUndeclaredParamGivenIt": {
         "test_declared_actions_accept_their_required_params": "refused with 'Missing owner'",
     },
+    "TestNeedsAnOptionalParam": {},  # a warning instead: see below
     "TestSampleParamsFillOptionalParams": {},
     "TestForgetsAnAction": {
         "test_declared_actions_accept_their_required_params": "the spec declares action "
@@ -717,4 +741,19 @@ def test_a_connector_that_may_fail_every_call_is_warned(pytester: pytest.Pyteste
     result.assert_outcomes(passed=BATTERY_SIZE, warnings=1)
     result.stdout.fnmatch_lines(
         ["*ConnectorContractWarning: every ordinary call of 'always_fails' failed:*"]
+    )
+
+
+def test_a_call_refused_for_lack_of_an_optional_param_is_a_warning(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_specs=SPECS)
+    result = run_inner(pytester, "strict", "test_specs.py::TestNeedsAnOptionalParam")
+    result.assert_outcomes(passed=BATTERY_SIZE, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ConnectorContractWarning: a call of 'add' with its required params (*) was "
+            "refused with 'Missing owner', a param the spec declares optional: give it a value "
+            "in sample_params (or sample_calls)*"
+        ]
     )

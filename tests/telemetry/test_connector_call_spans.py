@@ -90,23 +90,43 @@ def test_a_name_that_is_not_a_str_never_shows_its_repr(otel: OtelCapture) -> Non
     assert not any("canary-repr-7f3a" in text for text in otel.everything())
 
 
-def test_a_connector_the_runtime_does_not_have_is_recorded_as_other(otel: OtelCapture) -> None:
-    # Its name is whatever the caller typed: neither a span name nor a metric series of its own.
+def test_a_connector_the_runtime_does_not_have_is_named_by_its_span_only(
+    otel: OtelCapture,
+) -> None:
+    # Its name is whatever the caller typed: the span says what was asked for, the metrics
+    # keep one series for every such name.
     missing = ConnectorResult.fail("Connector not found: typo-4e1f")
     start_call("typo-4e1f", None).end("failure", missing, "say")
 
-    span = otel.span("execute_connector _OTHER")
+    span = otel.span("execute_connector typo-4e1f")
     assert dict(span.attributes or {}) == {
-        "jamey.connector": "_OTHER",
-        "jamey.action": "_OTHER",
+        "jamey.connector": "typo-4e1f",
+        "jamey.action": "say",
         "jamey.outcome": "failure",
     }
     assert span.status.description == "Connector not found: typo-4e1f"  # the result's own error
     ((attributes, _),) = otel.points("jamey.connector.calls")
-    assert "typo-4e1f" not in str(attributes)
+    assert attributes == {
+        "jamey.connector": "_OTHER",
+        "jamey.action": "_OTHER",
+        "jamey.outcome": "failure",
+    }
 
 
-def test_an_action_the_spec_does_not_list_is_recorded_as_other(otel: OtelCapture) -> None:
+@pytest.mark.parametrize(
+    "name", ["two words", "quote'd", "x" * 65, "", "-leading-dash", "tab\there", "é"]
+)
+def test_a_name_without_the_shape_of_an_id_is_other_everywhere(
+    otel: OtelCapture, name: str
+) -> None:
+    start_call(name, None).end("failure", ConnectorResult.fail("Connector not found"), name)
+
+    span = otel.span("execute_connector _OTHER")
+    assert (span.attributes or {})["jamey.connector"] == "_OTHER"
+    assert (span.attributes or {})["jamey.action"] == "_OTHER"
+
+
+def test_an_action_the_spec_does_not_list_is_other_in_the_metrics(otel: OtelCapture) -> None:
     for action in ("say", "no-such-action-1", "no-such-action-2"):
         start_call("echo", ACTIONS).end("failure", ConnectorResult.fail("Unknown action"), action)
 
@@ -117,9 +137,10 @@ def test_an_action_the_spec_does_not_list_is_recorded_as_other(otel: OtelCapture
     assert actions == {"say": 1, "_OTHER": 2}  # two series, however many names callers invent
     assert [(span.attributes or {})["jamey.action"] for span in otel.spans()] == [
         "say",
-        "_OTHER",
-        "_OTHER",
+        "no-such-action-1",
+        "no-such-action-2",
     ]
+    assert all(span.name == "execute_connector echo" for span in otel.spans())
 
 
 def test_the_metrics_carry_exactly_the_three_attributes_and_seconds(otel: OtelCapture) -> None:

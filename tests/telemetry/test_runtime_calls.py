@@ -14,12 +14,14 @@ from opentelemetry.trace import StatusCode
 from otel_setup import OtelCapture
 
 from jamey_host import (
+    ActionSpec,
     ApprovalRequest,
     AuditEvent,
     CapabilityLevel,
     ConnectorResult,
     ConnectorSpec,
     ExecutionContext,
+    ParamSpec,
     hookimpl,
 )
 from jamey_host.testing import RuntimeFactory
@@ -180,7 +182,7 @@ async def test_an_approval_refusal_is_a_denied_call(
     assert span.status.description == result.errors[0]
 
 
-async def test_unknown_connectors_and_actions_are_recorded_as_other(
+async def test_unknown_connectors_and_actions_are_named_by_spans_and_other_in_metrics(
     otel: OtelCapture, jamey_runtime: RuntimeFactory
 ) -> None:
     runtime = await jamey_runtime(Tools())
@@ -190,7 +192,17 @@ async def test_unknown_connectors_and_actions_are_recorded_as_other(
         await runtime.execute_connector("tools", {"action": action})
 
     names = otel.span_names()
-    assert names == ["execute_connector _OTHER"] * 2 + ["execute_connector tools"] * 2
+    assert names == [
+        "execute_connector typo-1",
+        "execute_connector typo-2",
+        *["execute_connector tools"] * 2,
+    ]
+    assert [(span.attributes or {})["jamey.action"] for span in otel.spans()] == [
+        "ok",
+        "ok",
+        "made-up-1",
+        "made-up-2",
+    ]
     series = {
         (point_attributes["jamey.connector"], point_attributes["jamey.action"]): point.value
         for point_attributes, point in otel.points("jamey.connector.calls")
@@ -249,3 +261,41 @@ async def test_the_audit_event_of_a_call_is_emitted_inside_its_span(
     # So a log handler that adds the current trace to records ties the audit line to the trace.
     assert context.span_id == span.context.span_id
     assert context.trace_id == span.context.trace_id
+
+
+class Locker:
+    """A connector that, wrongly, names the secret it was given in its error."""
+
+    @hookimpl
+    def register_connectors(self) -> list[ConnectorSpec]:
+        unlock = ActionSpec("unlock", params=(ParamSpec("pin", required=True, secret=True),))
+        return [
+            ConnectorSpec(
+                id="locker",
+                name="Locker",
+                version="1.0.0",
+                description="test connector",
+                capability_level=CapabilityLevel.READ_ONLY,
+                actions=(unlock,),
+            )
+        ]
+
+    @hookimpl
+    def execute_connector(self, params: Mapping[str, str]) -> ConnectorResult:
+        return ConnectorResult.fail(f"wrong pin {params['pin']}; token {params['token']}")
+
+
+async def test_a_failed_calls_status_never_shows_its_secret_params(
+    otel: OtelCapture, jamey_runtime: RuntimeFactory
+) -> None:
+    runtime = await jamey_runtime(Locker())
+    pin, token = f"{CANARY}-pin", f"{CANARY}-token"  # secret by its spec, and by its name
+    result = await runtime.execute_connector(
+        "locker", {"action": "unlock", "pin": pin, "token": token}
+    )
+
+    assert not result.success
+    span = otel.span("execute_connector locker")
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.status.description == "wrong pin ***; token ***"
+    assert not any(CANARY in text for text in otel.everything())

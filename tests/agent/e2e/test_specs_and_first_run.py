@@ -126,3 +126,21 @@ async def test_a_urls_credential_never_reaches_the_audit_trail(
     for text in [*(event.to_json() for event in jamey_audit_events), *lines, str(result)]:
         assert "KEY" not in text
         assert "AbC" not in text
+
+
+@pytest.mark.parametrize(
+    "command", [["plugins"], ["connectors", "--json"], ["describe", "agent_orchestration"]]
+)
+def test_a_first_listing_command_says_what_the_plugins_created(
+    env: dict[str, str], command: list[str]
+) -> None:
+    # The plugins start (and create their files) for a command that only lists them too.
+    home = Path(env["JAMEY_HOME"])
+    env["JAMEY_SECRET_KEY"] = "q" * 43 + "="
+    first = jamey(*command, env=env)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr == (
+        f"jamey: created agents.db in {home} (the state directory; JAMEY_HOME chooses another)\n"
+    )
+    again = jamey(*command, env=env)
+    assert (again.returncode, again.stderr) == (0, "")
