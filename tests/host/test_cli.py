@@ -407,9 +407,14 @@ def notes(env: dict[str, str], site: FakeSite) -> dict[str, str]:
 
 
 def test_describe_prints_every_action_with_its_params(notes: dict[str, str]) -> None:
+    home = notes["JAMEY_HOME"]
     done = jamey("describe", "notes", env=notes)
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    # starting the plugin created its file: said once, as jamey run says it
+    assert done.stderr == (
+        f"jamey: created notes.db in {home} (the state directory; JAMEY_HOME chooses another)\n"
+    )
+    assert jamey("describe", "notes", env=notes).stderr == ""
     lines = done.stdout.splitlines()
     assert lines[0] == "notes: Notes 2.0"
     assert "  capability read_write (granted); no approval needed" in lines
@@ -450,6 +455,8 @@ def test_describe_an_unknown_or_unavailable_connector_exits_1(
 ) -> None:
     done = jamey("describe", "nosuch", env=notes)
     assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.splitlines()[-1] == "jamey: error: Connector not found: nosuch"
+    done = jamey("describe", "nosuch", env=notes)
     assert done.stderr == "jamey: error: Connector not found: nosuch\n"
     site.module("fake_fragile", FRAGILE_PLUGIN)
     site.entry_point("jamey_host", "fragile = fake_fragile:Fragile")
