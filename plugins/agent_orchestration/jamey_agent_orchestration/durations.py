@@ -1,20 +1,15 @@
-"""How the connector reports time: one rounding for audit events, one for people.
+"""How the connector reports time: the host's rounding for audit events, one for people.
 
-Audit events carry ``duration_ms`` to the microsecond, as the runtime's own ``connector.execute``
-event does, so the two can be compared; waits shown to people (``retry_in``, "next probe in")
-are seconds to a tenth.
+Audit events carry ``duration_ms`` as the runtime's own ``connector.execute`` event does (the
+host's :func:`jamey_host.elapsed_ms`, re-exported here), so the two compare; waits shown to
+people (``retry_in``, "next probe in") are seconds to a tenth.
 """
 
 from __future__ import annotations
 
-import time
+from jamey_host import elapsed_ms
 
 __all__ = ["elapsed_ms", "shown_seconds"]
-
-
-def elapsed_ms(started: float) -> float:
-    """Milliseconds since ``started`` (a :func:`time.perf_counter` reading), to the microsecond."""
-    return int((time.perf_counter() - started) * 1_000_000) / 1000
 
 
 def shown_seconds(seconds: float) -> float:
