@@ -17,6 +17,7 @@ agent, the same on every retry.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Final, final
@@ -252,16 +253,12 @@ class A2AClient:
         if wire.body is not None:
             headers["Content-Type"] = "application/json"
             body = encode_json(wire.body)
-
-        async def read(response: aiohttp.ClientResponse) -> Attempt:
-            return await self._read(response, binding, call, scrubber)
-
         request = AgentRequest(
             method=wire.method,
             url=endpoint if wire.url == interface else yarl.URL(wire.url, encoded=True),
             headers=headers,
             body=body,
-            read=read,
+            read=functools.partial(self._read, binding=binding, call=call, scrubber=scrubber),
             purpose=type(call).__name__.removesuffix("Call"),
             target=agent_target(agent.id, agent.name, endpoint, "a2a"),
         )
@@ -272,6 +269,7 @@ class A2AClient:
     async def _read(
         self,
         response: aiohttp.ClientResponse,
+        *,
         binding: Binding,
         call: Call,
         scrubber: KeyScrubber,

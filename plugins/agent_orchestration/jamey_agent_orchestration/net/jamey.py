@@ -16,6 +16,7 @@ retried for 429, 502, 503 and 504.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Final, final
@@ -41,6 +42,7 @@ __all__ = ["TASKS_PATH", "JameyClient", "task_body", "tasks_endpoint"]
 TASKS_PATH: Final = "/api/v1/tasks"
 
 
+@functools.lru_cache(maxsize=4096)  # one per agent URL: aiohttp then reuses what yarl cached of it
 def tasks_endpoint(url: yarl.URL) -> yarl.URL:
     """The URL where the agent at ``url`` takes tasks: ``url``'s path + ``/api/v1/tasks``."""
     return url.with_path(url.raw_path.rstrip("/") + TASKS_PATH, encoded=True)
@@ -83,10 +85,6 @@ class JameyClient:
             return Delivery(ok=False, error=error, failure=FailureKind.SECURITY)
         key = agent.api_key.reveal()
         scrubber = KeyScrubber(key)
-
-        async def read(response: aiohttp.ClientResponse) -> Attempt:
-            return await self._read(response, scrubber)
-
         request = AgentRequest(
             method="POST",
             url=tasks_endpoint(url),
@@ -96,7 +94,7 @@ class JameyClient:
                 "Idempotency-Key": idempotency_key,
             },
             body=task_body(task, params),
-            read=read,
+            read=functools.partial(self._read, scrubber=scrubber),
             purpose="task",
             target=agent_target(agent.id, agent.name, url, "jamey"),
         )
@@ -104,7 +102,7 @@ class JameyClient:
         delivery.scrubbed = scrubber.scrubbed
         return delivery
 
-    async def _read(self, response: aiohttp.ClientResponse, scrubber: KeyScrubber) -> Attempt:
+    async def _read(self, response: aiohttp.ClientResponse, *, scrubber: KeyScrubber) -> Attempt:
         status = response.status
         if 200 <= status < 300:
             return await read_json(response, self._limit, scrubber)
