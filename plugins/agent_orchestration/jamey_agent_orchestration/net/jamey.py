@@ -42,7 +42,6 @@ __all__ = ["TASKS_PATH", "JameyClient", "task_body", "tasks_endpoint"]
 TASKS_PATH: Final = "/api/v1/tasks"
 
 
-@functools.lru_cache(maxsize=4096)  # one per agent URL: aiohttp then reuses what yarl cached of it
 def tasks_endpoint(url: yarl.URL) -> yarl.URL:
     """The URL where the agent at ``url`` takes tasks: ``url``'s path + ``/api/v1/tasks``."""
     return url.with_path(url.raw_path.rstrip("/") + TASKS_PATH, encoded=True)
