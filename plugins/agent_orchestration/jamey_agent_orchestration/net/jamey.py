@@ -16,6 +16,7 @@ retried for 429, 502, 503 and 504.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Final, final
@@ -83,10 +84,6 @@ class JameyClient:
             return Delivery(ok=False, error=error, failure=FailureKind.SECURITY)
         key = agent.api_key.reveal()
         scrubber = KeyScrubber(key)
-
-        async def read(response: aiohttp.ClientResponse) -> Attempt:
-            return await self._read(response, scrubber)
-
         request = AgentRequest(
             method="POST",
             url=tasks_endpoint(url),
@@ -96,7 +93,7 @@ class JameyClient:
                 "Idempotency-Key": idempotency_key,
             },
             body=task_body(task, params),
-            read=read,
+            read=functools.partial(self._read, scrubber=scrubber),
             purpose="task",
             target=agent_target(agent.id, agent.name, url, "jamey"),
         )
@@ -104,7 +101,7 @@ class JameyClient:
         delivery.scrubbed = scrubber.scrubbed
         return delivery
 
-    async def _read(self, response: aiohttp.ClientResponse, scrubber: KeyScrubber) -> Attempt:
+    async def _read(self, response: aiohttp.ClientResponse, *, scrubber: KeyScrubber) -> Attempt:
         status = response.status
         if 200 <= status < 300:
             return await read_json(response, self._limit, scrubber)
