@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
 from jamey_agent_orchestration.testing.server import EXAMPLE_HANDLERS
 from jamey_host.testing import ConnectorContract
+
+from .samples import BATTERY_SIZE, run_inner
 
 
 class TestAgentConnector(ConnectorContract):
@@ -50,13 +53,32 @@ def test_the_battery_calls_every_declared_action_and_each_can_succeed() -> None:
     }
 
 
-class TestAgentConnectorAsTheContractSetsItUp(ConnectorContract):
-    """Only what CONTRACT.md section 6 asks of a connector author: no agent, no sample params.
+BARE = """
+from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
+from jamey_host.testing import ConnectorContract
 
-    The battery's made-up values register nothing and reach no agent, so what it checks here is
-    how the connector refuses: the calls that need an optional param (``name`` for a jamey
-    agent, ``agent_id`` or ``capability`` for send_task) are warnings, not failures.
-    """
 
+class TestAgentConnector(ConnectorContract):
     plugin = AgentOrchestrationPlugin
     connector_id = "agent_orchestration"
+"""
+
+
+def test_the_battery_set_up_as_the_contract_says_passes_with_two_warnings(
+    pytester: pytest.Pytester,
+) -> None:
+    # Only what CONTRACT.md section 6 asks of a connector author: no agent, no sample params.
+    # The battery's made-up values reach no agent; the calls that need a param the spec
+    # declares optional (name for a jamey agent; agent_id or capability for send_task) are
+    # warnings, since only the connector can judge them.
+    pytester.makepyfile(test_bare=BARE)
+    result = run_inner(pytester, "strict")
+    result.assert_outcomes(passed=BATTERY_SIZE, warnings=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ConnectorContractWarning: a call of 'register_agent' with its required params *"
+            "was refused with 'Missing name', a param the spec declares optional*",
+            "*ConnectorContractWarning: a call of 'send_task' with its required params *"
+            "was refused with 'Missing agent_id', a param the spec declares optional*",
+        ]
+    )
