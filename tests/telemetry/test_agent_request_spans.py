@@ -368,6 +368,22 @@ def test_the_url_user_info_path_and_query_never_get_in(otel: OtelCapture) -> Non
     assert not any(CANARY in text for text in texts)
 
 
-def test_one_target_per_agent_is_built() -> None:
-    assert target("a1") is target("a1")
-    assert target("a1") is not target("a2")
+def test_telemetry_keeps_nothing_per_agent(otel: OtelCapture) -> None:
+    # A registry of 100,000 agents must not cost more with telemetry on: nothing this module
+    # holds grows with the agents it saw (the SDK keeps the metric series, when installed).
+    def sizes() -> dict[str, int]:
+        return {
+            name: len(value)
+            for name, value in vars(telemetry).items()
+            if isinstance(value, dict | list | set)
+        }
+
+    before = sizes()
+    for number in range(200):
+        agent = target(f"agent-{number}")
+        with start_delivery(agent) as delivery:
+            start_attempt(agent).end(ok=number % 2 == 0, status=200)
+            delivery.end(ok=True, attempts=1)
+    assert sizes() == before
+    assert len(otel.spans()) == 400
+    assert sum(point.value for _, point in otel.points("jamey.agent.requests")) == 200

@@ -21,10 +21,9 @@ Every request carries the W3C ``traceparent``/``tracestate`` of its own span
 (:meth:`AttemptSpan.with_trace_headers`), so an agent that traces joins the caller's trace;
 :func:`incoming_trace_middleware` lets an aiohttp agent (the reference agent) continue it.
 
-``jamey.agent.requests`` is an asynchronous (observable) counter: each agent's attempts are
-counted here, two integers per agent, and the totals reported when the SDK collects; exported, it
-is the monotonic sum a synchronous counter gives, without the SDK's measurement path on every
-request.
+Nothing is kept per agent: an agent's :class:`AgentTarget` is made for each request, its attribute
+sets built only for a span that records, and ``jamey.agent.requests`` is a plain counter, whose
+series per agent the SDK keeps when one is installed (the host's choice), not this module.
 
 The connector records from four places only: ``RequestSender._attempt`` (every attempt of every
 request, both protocols and card fetches; the protocol clients name each request's agent with
@@ -41,10 +40,9 @@ Exceptions are recorded by type name only, since the text of aiohttp's can carry
 from __future__ import annotations
 
 import enum
-import functools
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import Token
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Final, Literal, Self, TypeAlias, final
 
 import yarl
@@ -61,9 +59,7 @@ if TYPE_CHECKING:
     from aiohttp import web
     from aiohttp.typedefs import Middleware
     from opentelemetry.context import Context
-    from opentelemetry.metrics import CallbackOptions, Observation
     from opentelemetry.trace import Span, SpanKind
-    from opentelemetry.util.types import Attributes
 
 __all__ = [
     "ENABLED",
@@ -141,40 +137,12 @@ def _version() -> str:
         return ""
 
 
-@final
-class _RequestCounts:
-    """One agent's request attempts, by outcome: what ``jamey.agent.requests`` reports."""
-
-    __slots__ = ("failed", "failures", "succeeded", "successes")
-
-    def __init__(self, agent_id: str) -> None:
-        self.succeeded = MappingProxyType({_AGENT_ID: agent_id, _OUTCOME: "success"})
-        self.failed = MappingProxyType({_AGENT_ID: agent_id, _OUTCOME: "failure"})
-        self.successes = 0  # read by the SDK's collecting thread; only this module adds to them
-        self.failures = 0
-
-
-# One entry per agent id ever counted, shared by every AgentTarget of that agent.
-_request_counts: dict[str, _RequestCounts] = {}
-
-
-def _observe_requests(options: CallbackOptions) -> Iterable[Observation]:
-    observations = []
-    for counts in list(_request_counts.values()):  # copied at once, while agents may be added
-        if counts.successes:
-            observations.append(metrics.Observation(counts.successes, counts.succeeded))
-        if counts.failures:
-            observations.append(metrics.Observation(counts.failures, counts.failed))
-    return observations
-
-
 if ENABLED:
     _VERSION = _version()
     _tracer = trace.get_tracer(__name__, _VERSION)
     _meter = metrics.get_meter(__name__, _VERSION)
-    _meter.create_observable_counter(
+    _requests = _meter.create_counter(
         "jamey.agent.requests",
-        callbacks=[_observe_requests],
         unit="{request}",
         description="Requests sent to agents (one per attempt), by outcome",
     )
@@ -189,48 +157,40 @@ if ENABLED:
 class AgentTarget:
     """What telemetry may say about one agent. Build it with :func:`agent_target`.
 
-    Its attribute sets are built once per agent and read-only, so that every span and
-    measurement of that agent shares them (the SDK copies span attributes anyway).
+    Its id, name and protocol, and of its URL the host and port only. Small, and made for each
+    request: its attribute sets are built only for a span that records, so that telemetry keeps
+    nothing per agent (a registry of 100,000 agents costs no more with it).
     """
 
-    __slots__ = (
-        "_card",
-        "_card_name",
-        "_delivery",
-        "_invoke",
-        "_invoke_name",
-        "_requests",
-        "agent_id",
-        "agent_name",
-    )
+    __slots__ = ("agent_id", "agent_name", "host", "port", "protocol")
 
     def __init__(
         self, agent_id: str, agent_name: str | None, url: yarl.URL, protocol: AgentProtocol
     ) -> None:
         self.agent_id = agent_id
         self.agent_name = agent_name
-        agent: dict[str, str | int] = {_AGENT_ID: agent_id}
-        if agent_name is not None:  # a registration from a card: the name comes with the card
-            agent[_AGENT_NAME] = agent_name
-        where: dict[str, str | int] = {
-            _SERVER_ADDRESS: url.host or "",
-            _SERVER_PORT: url.port or 0,
-            _PROTOCOL: protocol,
-        }
-        self._invoke: Mapping[str, str | int] = MappingProxyType(
-            {_OPERATION: "invoke_agent", **agent, **where}
-        )
-        self._card: Mapping[str, str | int] = MappingProxyType({**agent, **where})
-        self._delivery: Mapping[str, str | int] = MappingProxyType({**agent, _PROTOCOL: protocol})
-        requests = _request_counts.get(agent_id)
-        if requests is None:
-            requests = _request_counts[agent_id] = _RequestCounts(agent_id)
-        self._requests = requests
-        self._invoke_name = f"invoke_agent {agent_id}"
-        self._card_name = f"fetch_agent_card {agent_id}"
+        self.host = url.host or ""
+        self.port = url.port or 0
+        self.protocol = protocol
 
     def __repr__(self) -> str:
         return f"AgentTarget({self.agent_id!r})"
+
+    def _agent(self) -> dict[str, str | int]:
+        attributes: dict[str, str | int] = {_AGENT_ID: self.agent_id}
+        if self.agent_name is not None:  # a registration from a card: the name comes with it
+            attributes[_AGENT_NAME] = self.agent_name
+        return attributes
+
+    def _request(self, resend_count: int) -> dict[str, str | int]:
+        """A request's attributes: the agent, where it is, and which retry this is."""
+        attributes = self._agent()
+        attributes[_SERVER_ADDRESS] = self.host
+        attributes[_SERVER_PORT] = self.port
+        attributes[_PROTOCOL] = self.protocol
+        if resend_count:
+            attributes[_RESEND_COUNT] = resend_count
+        return attributes
 
 
 def agent_target(
@@ -239,17 +199,10 @@ def agent_target(
     """The telemetry view of one agent: of ``url`` only the host and port are kept.
 
     ``agent_name`` is ``None`` while it is not known yet (an A2A registration names the agent
-    from its card). One object per agent, built on first use; without OpenTelemetry, a shared one.
+    from its card). Without OpenTelemetry, a shared object that records nothing.
     """
     if not ENABLED:
         return _NO_TARGET
-    return _target(agent_id, agent_name, url, protocol)
-
-
-@functools.lru_cache(maxsize=4096)  # one per agent, not per request
-def _target(
-    agent_id: str, agent_name: str | None, url: str | yarl.URL, protocol: AgentProtocol
-) -> AgentTarget:
     return AgentTarget(agent_id, agent_name, yarl.URL(url), protocol)
 
 
@@ -380,10 +333,8 @@ class AttemptSpan(_ClientSpan):
     def _count(self, ok: bool) -> None:
         target = self._counted
         if target is not None:
-            if ok:
-                target._requests.successes += 1
-            else:
-                target._requests.failures += 1
+            outcome = "success" if ok else "failure"
+            _requests.add(1, {_AGENT_ID: target.agent_id, _OUTCOME: outcome})
 
 
 @final
@@ -446,10 +397,12 @@ def start_attempt(target: AgentTarget, *, resend_count: int = 0) -> AttemptSpan:
     """
     if not ENABLED:
         return _NO_ATTEMPT
-    attributes: Attributes = target._invoke
-    if resend_count:
-        attributes = {**target._invoke, _RESEND_COUNT: resend_count}
-    return AttemptSpan(target, _start(target._invoke_name, attributes, _CLIENT))
+    span = _start(f"invoke_agent {target.agent_id}", _CLIENT)
+    if span is not None and span.is_recording():
+        attributes = target._request(resend_count)
+        attributes[_OPERATION] = "invoke_agent"
+        span.set_attributes(attributes)
+    return AttemptSpan(target, span)
 
 
 def start_card_fetch(target: AgentTarget, *, resend_count: int = 0) -> AttemptSpan:
@@ -459,10 +412,10 @@ def start_card_fetch(target: AgentTarget, *, resend_count: int = 0) -> AttemptSp
     """
     if not ENABLED:
         return _NO_ATTEMPT
-    attributes: Attributes = target._card
-    if resend_count:
-        attributes = {**target._card, _RESEND_COUNT: resend_count}
-    return AttemptSpan(None, _start(target._card_name, attributes, _CLIENT))
+    span = _start(f"fetch_agent_card {target.agent_id}", _CLIENT)
+    if span is not None and span.is_recording():
+        span.set_attributes(target._request(resend_count))
+    return AttemptSpan(None, span)
 
 
 def start_broadcast(*, agents: int) -> BroadcastSpan:
@@ -472,14 +425,22 @@ def start_broadcast(*, agents: int) -> BroadcastSpan:
     """
     if not ENABLED:
         return _NO_BROADCAST
-    return BroadcastSpan(_start("broadcast", {_BROADCAST_AGENTS: agents}, _INTERNAL))
+    span = _start("broadcast", _INTERNAL)
+    if span is not None and span.is_recording():
+        span.set_attribute(_BROADCAST_AGENTS, agents)
+    return BroadcastSpan(span)
 
 
 def start_delivery(target: AgentTarget) -> DeliverySpan:
     """Open the span of one broadcast delivery to ``target`` and make it current."""
     if not ENABLED:
         return _NO_DELIVERY
-    return DeliverySpan(_start(f"deliver_task {target.agent_id}", target._delivery, _INTERNAL))
+    span = _start(f"deliver_task {target.agent_id}", _INTERNAL)
+    if span is not None and span.is_recording():
+        attributes = target._agent()
+        attributes[_PROTOCOL] = target.protocol
+        span.set_attributes(attributes)
+    return DeliverySpan(span)
 
 
 def circuit_changed(agent_id: str, *, was_open: bool, is_open: bool) -> None:
@@ -547,9 +508,13 @@ if ENABLED:
     _INTERNAL: Final = trace.SpanKind.INTERNAL
 
 
-def _start(name: str, attributes: Attributes, kind: SpanKind) -> Span | None:
-    """A span under the current context; ``None`` when no tracer provider makes a valid one."""
-    span = _tracer.start_span(name, kind=kind, attributes=attributes)
+def _start(name: str, kind: SpanKind) -> Span | None:
+    """A span under the current context; ``None`` when no tracer provider makes a valid one.
+
+    Its attributes are the caller's to set, and only when it records: with the API alone (or an
+    unsampled trace) no attribute set is built at all.
+    """
+    span = _tracer.start_span(name, kind=kind)
     return span if span.get_span_context().is_valid else None
 
 
