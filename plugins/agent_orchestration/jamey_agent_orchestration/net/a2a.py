@@ -29,7 +29,6 @@ from jamey_agent_orchestration.model import Agent, AgentCardError, SecurityViola
 from jamey_agent_orchestration.net.a2a_wire import (
     A2A_VERSION,
     CARD_PATH,
-    JSONRPC,
     AgentCard,
     AgentError,
     Binding,
@@ -53,10 +52,8 @@ from jamey_agent_orchestration.net.a2a_wire import (
 from jamey_agent_orchestration.net.body import (
     SEND_FAILED,
     NotJSON,
-    Spans,
     error_text,
     parse_json,
-    parse_json_located,
     read_bounded,
     too_large,
 )
@@ -80,8 +77,7 @@ __all__ = ["CARD_FETCH_FAILED", "A2AClient", "card_url"]
 
 #: The start of the message of a card fetch that got no card.
 CARD_FETCH_FAILED: Final = "Failed to fetch agent card"
-# The encoder of a Task or Message given as output when the answer's own text of it is not at
-# hand (the key was scrubbed out of it): json.loads made it, so it holds no cycle.
+# The encoder of a Task or Message given as output: json.loads made it, so it holds no cycle.
 _OUTPUT: Final = json.JSONEncoder(check_circular=False)
 
 
@@ -286,12 +282,9 @@ class A2AClient:
         ok = 200 <= status < 300
         document: object = None
         text = ""
-        spans: Spans = {}
         if data:
             try:
-                # Where the Task or Message lies in the text: it is handed on as the agent wrote it.
-                inner = "result" if binding == JSONRPC else None
-                document, text, spans = parse_json_located(data, scrubber, inner=inner)
+                document, text = parse_json(data, scrubber)
             except NotJSON:
                 if ok:
                     error = f"{SEND_FAILED}: response is not JSON"
@@ -312,21 +305,13 @@ class A2AClient:
             return Attempt(
                 ok=True,
                 response=outcome,
-                text=_own_text(text, spans, outcome.field),
                 status=status,
                 task_id=head.id,
                 task_state=head.status.state.value,
             )
         if isinstance(outcome, MessageAnswer):
-            own = _own_text(text, spans, outcome.field)
-            return Attempt(ok=True, response=outcome, text=own, status=status)
+            return Attempt(ok=True, response=outcome, status=status)
         return _status_failure(outcome, response)
-
-
-def _own_text(text: str, spans: Spans, field: str) -> str | None:
-    """The answer's own text of its member ``field``, or ``None`` where its place is not known."""
-    span = spans.get(field)
-    return None if span is None else text[span[0] : span[1]]
 
 
 def _status_failure(outcome: AgentError | ErrorStatus, response: aiohttp.ClientResponse) -> Attempt:
@@ -350,15 +335,10 @@ def _answered(
     error: str | None = None,
     warning: str | None = None,
 ) -> Delivery:
-    """The delivery of an agent's Task or Message: its JSON as output, its ids as metadata.
-
-    The output is the agent's own text of it (``delivery.text``, from :meth:`A2AClient._read`)
-    when known, else the Task or Message encoded again.
-    """
+    """The delivery of an agent's Task or Message: its JSON as output, its ids as metadata."""
     delivery.ok = ok
     delivery.response = outcome.json
-    if delivery.text is None:
-        delivery.text = _OUTPUT.encode(outcome.json)
+    delivery.text = _OUTPUT.encode(outcome.json)
     delivery.error = error
     delivery.warning = warning
     delivery.metadata = outcome.metadata()

@@ -1069,7 +1069,6 @@ class TaskAnswer:
 class MessageAnswer:
     message: Message
     json: Mapping[str, Any] = attrs.field(repr=False, eq=False)
-    field: str = attrs.field(default="", repr=False, eq=False)  # where it sat in the answer
 
     def metadata(self) -> dict[str, str]:
         return {"protocol": "a2a"}
@@ -1164,7 +1163,7 @@ def _result(call: Call, result: object, *, root: str, bounded: bool) -> TaskAnsw
     message_json = wrapper["message"]
     field = _join(root, "message")
     message: Message = _structure(message_json, Message, RESPONSE, field, bounded=bounded)
-    return MessageAnswer(message=message, json=message_json, field=field)
+    return MessageAnswer(message=message, json=message_json)
 
 
 def _task_answer(document: object, field: str, bounded: bool) -> TaskAnswer:

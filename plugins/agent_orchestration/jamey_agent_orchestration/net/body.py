@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from collections.abc import Callable
-from typing import Final, cast
+from typing import Final
 
 import aiohttp
 
@@ -32,7 +30,6 @@ __all__ = [
     "NotJSON",
     "error_text",
     "parse_json",
-    "parse_json_located",
     "read_bounded",
     "read_error_message",
     "read_json",
@@ -80,97 +77,6 @@ def parse_json(data: bytes | bytearray, scrubber: KeyScrubber | None = None) -> 
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise NotJSON("response is not JSON") from None
     return document, text
-
-
-#: Where each located value lies in a text: ``(start, end)``, by its dotted field name (the root
-#: is ``""``, a member of it ``"result"``, a member of that ``"result.task"``).
-Spans = dict[str, tuple[int, int]]
-
-# One value (a key too) at an index, with the strict decoder's rules, and where it ends.
-_value_at: Final = _STRICT_JSON.raw_decode
-# JSON's whitespace (RFC 8259); the pattern matches the empty string, so it always matches.
-_space: Final = cast("Callable[[str, int], re.Match[str]]", re.compile(r"[ \t\n\r]*").match)
-
-
-class _Irregular(Exception):
-    """Not an object of the shape located member by member: the whole decoder judges it."""
-
-
-def parse_json_located(
-    data: bytes | bytearray, scrubber: KeyScrubber | None, *, inner: str | None = None
-) -> tuple[object, str, Spans]:
-    """:func:`parse_json`, and where the root object's members (and ``inner``'s) lie in the text.
-
-    So a caller can hand on a member of an answer as the agent wrote it (valid JSON: it was
-    decoded strictly) instead of encoding its decoded value again. The document is the same
-    that :func:`parse_json` gives: the members are decoded one by one by the same decoder.
-    Anything else than an object, or one with a repeated key, is decoded whole, without spans;
-    so is an invalid text, which then fails exactly as in :func:`parse_json`. No spans either
-    when the key was scrubbed out (the text was encoded again).
-    """
-    try:
-        text = data.decode()
-        document: object
-        try:
-            document, spans = _located(text, inner)
-        except (_Irregular, ValueError):
-            document, spans = _STRICT_JSON.decode(text), {}
-        if scrubber is not None:
-            scrubbed, cleaned = scrubber.document(document, text)
-            if cleaned is not text:
-                spans = {}
-            document, text = scrubbed, cleaned
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-        raise NotJSON("response is not JSON") from None
-    return document, text, spans
-
-
-def _located(text: str, inner: str | None) -> tuple[dict[str, object], Spans]:
-    start = _space(text, 0).end()
-    spans: Spans = {}
-    document, end = _members(text, start, "", inner, spans)
-    if _space(text, end).end() != len(text):
-        raise _Irregular  # extra data: the whole decoder says so
-    spans[""] = (start, end)
-    return document, spans
-
-
-def _members(
-    text: str, index: int, prefix: str, inner: str | None, spans: Spans
-) -> tuple[dict[str, object], int]:
-    """The object at ``text[index]``, decoded member by member; its members' spans recorded."""
-    if text[index : index + 1] != "{":
-        raise _Irregular
-    space = _space
-    members: dict[str, object] = {}
-    index = space(text, index + 1).end()
-    if text[index : index + 1] == "}":
-        return members, index + 1
-    while True:
-        if text[index : index + 1] != '"':
-            raise _Irregular
-        key, index = _value_at(text, index)
-        if key in members:  # a repeated key: its first value's spans would be stale
-            raise _Irregular
-        index = space(text, index).end()
-        if text[index : index + 1] != ":":
-            raise _Irregular
-        index = space(text, index + 1).end()
-        field = f"{prefix}{key}"
-        value: object
-        if key == inner and text[index : index + 1] == "{":
-            value, end = _members(text, index, f"{field}.", None, spans)
-        else:
-            value, end = _value_at(text, index)
-        members[key] = value
-        spans[field] = (index, end)
-        index = space(text, end).end()
-        separator = text[index : index + 1]
-        if separator == "}":
-            return members, index + 1
-        if separator != ",":
-            raise _Irregular
-        index = space(text, index + 1).end()
 
 
 async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes | bytearray | None:
