@@ -155,7 +155,7 @@ class ConnectorSpec:
 
             {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "search",
              "type": "object", "properties": {"query": {"type": "string", ...}},
-             "required": ["query"], "additionalProperties": False}
+             "required": ["query"]}
         """
         return self.action_spec(action).json_schema()
 

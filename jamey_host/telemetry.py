@@ -17,8 +17,10 @@ The connector and the action are whatever the caller passed. The metrics record 
 the runtime knows them: a connector it has and an action that connector's spec lists, ``_OTHER``
 for any other name, so that no caller can make a metric grow without bound. A span, one per call
 and not aggregated, names what was asked for (``execute_connector nosuch``) when it has the shape
-of a connector id or an action name, and ``_OTHER`` when it has not: a caller cannot put text of
-its own (spaces, quotes, a pasted token of any length) into a span name or attribute.
+of a connector id or an action name (letters, digits, ``_ . -``, at most 64 characters), and
+``_OTHER`` when it has not: no free text (spaces, quotes, markup, long values) reaches a span name
+or attribute. A name is not a secret: a caller that passes a key as a connector's name has it
+recorded as the name it gave.
 
 ``jamey.connector.calls`` is an asynchronous (observable) counter: the module counts the calls
 itself, one integer per attribute set, and reports the totals when the SDK collects. Exported, it

@@ -46,7 +46,6 @@ from jamey_host.call_audit import CallAudit
 from jamey_host.hookspecs import JameyHostSpec
 from jamey_host.loading import instantiate
 from jamey_host.markers import PROJECT_NAME
-from jamey_host.redaction import is_secret_key
 from jamey_host.testing.plugin import AuditEventList, RuntimeFactory
 
 __all__ = ["ConnectorContract"]
@@ -177,15 +176,15 @@ class ConnectorContract:
       (default ``[{}, {"action": ""}]``);
     - ``unknown_action``: an action name the connector does not have;
     - ``secret_params``: param names the battery fills with a secret canary value, beside the
-      params the spec declares secret (``secret=True``, or a name such as ``api_key``); no
-      audit event, log record or exception may carry any of them;
+      params the spec declares ``secret=True``; no audit event, log record or exception may
+      carry any of them;
     - ``check_results_for_secrets``: whether a result may carry a secret param's value.
-      ``None`` (the default): no result may carry the value of a secret param the spec
-      declares; a name of ``secret_params`` the spec does not declare is not held against a
-      result, since the connector was never told it takes that param (echoing unknown params
-      may be its job, as in the contract's example). ``True``: no result may carry any of
-      them. ``False``: results are not checked (for a connector whose job is to echo what it
-      is given);
+      ``None`` (the default): no result may carry the value of a param the spec declares
+      ``secret=True`` or under a name of ``secret_params``; a param the spec does not declare
+      is not held against a result, since the connector was never told it takes it (echoing
+      unknown params may be its job, as in the contract's example). ``True``: no result may
+      carry any of them. ``False``: results are not checked (for a connector whose job is to
+      echo what it is given);
     - ``every_call_may_fail``: the connector cannot succeed in a test (it needs a service the
       test does not have), so ordinary calls that all fail are a warning, not a failure;
     - ``call_timeout``: seconds one call may take.
@@ -613,12 +612,14 @@ class ConnectorContract:
         return params
 
     def _jamey_declared_secret_names(self, spec: ConnectorSpec) -> list[str]:
-        """A name of each param the spec declares that is secret, by its flag or by its name."""
+        """A name of each param the spec declares secret, or declares under a name of
+        ``secret_params`` (``api_key``; not every name that merely contains one, such as
+        ``max_tokens``)."""
         names: dict[str, None] = {}
         for action in spec.action_specs:
             for param in action.params:
                 name = f"{param.prefix}jamey_contract" if param.family else param.name
-                if param.secret or is_secret_key(name):
+                if param.secret or name in self.secret_params:
                     names[name] = None
         return list(names)
 

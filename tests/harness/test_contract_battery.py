@@ -757,3 +757,40 @@ def test_a_call_refused_for_lack_of_an_optional_param_is_a_warning(
             "in sample_params (or sample_calls)*"
         ]
     )
+
+
+def test_a_declared_param_that_merely_contains_a_secret_word_is_not_held_against_a_result(
+    pytester: pytest.Pytester,
+) -> None:
+    # max_tokens is redacted in the audit trail (its name contains "token"), but it is no
+    # secret the connector must keep out of its output.
+    pytester.makepyfile(
+        test_llm='''
+from jamey_host import ActionSpec, CapabilityLevel, ConnectorResult, ConnectorSpec, ParamSpec
+from jamey_host import hookimpl
+from jamey_host.testing import ConnectorContract
+
+
+class Llm:
+    @hookimpl
+    def register_connectors(self):
+        ask = ActionSpec("ask", params=(ParamSpec("max_tokens", required=True),))
+        return [ConnectorSpec(id="llm", name="llm", version="1.0", description="d",
+                              capability_level=CapabilityLevel.READ_ONLY, actions=(ask,))]
+
+    @hookimpl
+    def execute_connector(self, params):
+        if params.get("action") != "ask":
+            return ConnectorResult.fail(f"Unknown action: {params.get('action')}")
+        if "max_tokens" not in params:
+            return ConnectorResult.fail("Missing max_tokens")
+        return ConnectorResult.ok(f"answered within max_tokens={params['max_tokens']}")
+
+
+class TestLlm(ConnectorContract):
+    plugin = Llm
+    connector_id = "llm"
+'''
+    )
+    result = run_inner(pytester, "strict", "-W", "error", "test_llm.py")
+    result.assert_outcomes(passed=BATTERY_SIZE)

@@ -387,3 +387,40 @@ def test_telemetry_keeps_nothing_per_agent(otel: OtelCapture) -> None:
     assert sizes() == before
     assert len(otel.spans()) == 400
     assert sum(point.value for _, point in otel.points("jamey.agent.requests")) == 200
+
+
+def test_a_sampler_sees_the_attributes_of_an_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The conventions ask that the GenAI and server attributes be given at a span's start, where
+    # a sampler decides. The global provider is set once per process (otel_setup), so this one
+    # test gives the module a tracer of its own provider, with a sampler that writes down what
+    # it was shown.
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+
+    seen: list[dict[str, object]] = []
+
+    class Recording(Sampler):
+        def should_sample(self, *args: object, **kwargs: object) -> SamplingResult:
+            attributes = kwargs.get("attributes")
+            if attributes is None and len(args) > 4:
+                attributes = args[4]
+            seen.append(dict(attributes or {}))  # type: ignore[call-overload]
+            return SamplingResult(Decision.RECORD_AND_SAMPLE)
+
+        def get_description(self) -> str:
+            return "recording"
+
+    monkeypatch.setattr(telemetry, "_tracer", TracerProvider(sampler=Recording()).get_tracer("t"))
+    start_attempt(target("a1"), resend_count=1).end(ok=True, status=200)
+
+    assert seen == [
+        {
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.id": "a1",
+            "gen_ai.agent.name": "Agent a1",
+            "server.address": "agents.example",
+            "server.port": 8443,
+            "jamey.agent.protocol": "jamey",
+            "http.request.resend_count": 1,
+        }
+    ]

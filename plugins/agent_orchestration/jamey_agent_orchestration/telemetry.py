@@ -21,9 +21,9 @@ Every request carries the W3C ``traceparent``/``tracestate`` of its own span
 (:meth:`AttemptSpan.with_trace_headers`), so an agent that traces joins the caller's trace;
 :func:`incoming_trace_middleware` lets an aiohttp agent (the reference agent) continue it.
 
-Nothing is kept per agent: an agent's :class:`AgentTarget` is made for each request, its attribute
-sets built only for a span that records, and ``jamey.agent.requests`` is a plain counter, whose
-series per agent the SDK keeps when one is installed (the host's choice), not this module.
+Nothing is kept per agent: an agent's :class:`AgentTarget` and its spans' attribute sets are made
+for each request, and ``jamey.agent.requests`` is a plain counter, whose series per agent the SDK
+keeps when one is installed (the host's choice), not this module.
 
 The connector records from four places only: ``RequestSender._attempt`` (every attempt of every
 request, both protocols and card fetches; the protocol clients name each request's agent with
@@ -158,8 +158,8 @@ class AgentTarget:
     """What telemetry may say about one agent. Build it with :func:`agent_target`.
 
     Its id, name and protocol, and of its URL the host and port only. Small, and made for each
-    request: its attribute sets are built only for a span that records, so that telemetry keeps
-    nothing per agent (a registry of 100,000 agents costs no more with it).
+    request, as its spans' attribute sets are: telemetry keeps nothing per agent (a registry of
+    100,000 agents costs no more with it).
     """
 
     __slots__ = ("agent_id", "agent_name", "host", "port", "protocol")
@@ -397,12 +397,9 @@ def start_attempt(target: AgentTarget, *, resend_count: int = 0) -> AttemptSpan:
     """
     if not ENABLED:
         return _NO_ATTEMPT
-    span = _start(f"invoke_agent {target.agent_id}", _CLIENT)
-    if span is not None and span.is_recording():
-        attributes = target._request(resend_count)
-        attributes[_OPERATION] = "invoke_agent"
-        span.set_attributes(attributes)
-    return AttemptSpan(target, span)
+    attributes = target._request(resend_count)
+    attributes[_OPERATION] = "invoke_agent"
+    return AttemptSpan(target, _start(f"invoke_agent {target.agent_id}", _CLIENT, attributes))
 
 
 def start_card_fetch(target: AgentTarget, *, resend_count: int = 0) -> AttemptSpan:
@@ -412,10 +409,8 @@ def start_card_fetch(target: AgentTarget, *, resend_count: int = 0) -> AttemptSp
     """
     if not ENABLED:
         return _NO_ATTEMPT
-    span = _start(f"fetch_agent_card {target.agent_id}", _CLIENT)
-    if span is not None and span.is_recording():
-        span.set_attributes(target._request(resend_count))
-    return AttemptSpan(None, span)
+    attributes = target._request(resend_count)
+    return AttemptSpan(None, _start(f"fetch_agent_card {target.agent_id}", _CLIENT, attributes))
 
 
 def start_broadcast(*, agents: int) -> BroadcastSpan:
@@ -425,22 +420,16 @@ def start_broadcast(*, agents: int) -> BroadcastSpan:
     """
     if not ENABLED:
         return _NO_BROADCAST
-    span = _start("broadcast", _INTERNAL)
-    if span is not None and span.is_recording():
-        span.set_attribute(_BROADCAST_AGENTS, agents)
-    return BroadcastSpan(span)
+    return BroadcastSpan(_start("broadcast", _INTERNAL, {_BROADCAST_AGENTS: agents}))
 
 
 def start_delivery(target: AgentTarget) -> DeliverySpan:
     """Open the span of one broadcast delivery to ``target`` and make it current."""
     if not ENABLED:
         return _NO_DELIVERY
-    span = _start(f"deliver_task {target.agent_id}", _INTERNAL)
-    if span is not None and span.is_recording():
-        attributes = target._agent()
-        attributes[_PROTOCOL] = target.protocol
-        span.set_attributes(attributes)
-    return DeliverySpan(span)
+    attributes = target._agent()
+    attributes[_PROTOCOL] = target.protocol
+    return DeliverySpan(_start(f"deliver_task {target.agent_id}", _INTERNAL, attributes))
 
 
 def circuit_changed(agent_id: str, *, was_open: bool, is_open: bool) -> None:
@@ -508,13 +497,13 @@ if ENABLED:
     _INTERNAL: Final = trace.SpanKind.INTERNAL
 
 
-def _start(name: str, kind: SpanKind) -> Span | None:
+def _start(name: str, kind: SpanKind, attributes: Mapping[str, str | int]) -> Span | None:
     """A span under the current context; ``None`` when no tracer provider makes a valid one.
 
-    Its attributes are the caller's to set, and only when it records: with the API alone (or an
-    unsampled trace) no attribute set is built at all.
+    Its attributes are given at its start, so that a sampler sees them (the conventions ask it
+    of the GenAI and server attributes).
     """
-    span = _tracer.start_span(name, kind=kind)
+    span = _tracer.start_span(name, kind=kind, attributes=attributes)
     return span if span.get_span_context().is_valid else None
 
 
