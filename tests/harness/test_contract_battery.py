@@ -765,7 +765,7 @@ def test_a_declared_param_that_merely_contains_a_secret_word_is_not_held_against
     # max_tokens is redacted in the audit trail (its name contains "token"), but it is no
     # secret the connector must keep out of its output.
     pytester.makepyfile(
-        test_llm='''
+        test_llm="""
 from jamey_host import ActionSpec, CapabilityLevel, ConnectorResult, ConnectorSpec, ParamSpec
 from jamey_host import hookimpl
 from jamey_host.testing import ConnectorContract
@@ -790,7 +790,7 @@ class Llm:
 class TestLlm(ConnectorContract):
     plugin = Llm
     connector_id = "llm"
-'''
+"""
     )
     result = run_inner(pytester, "strict", "-W", "error", "test_llm.py")
     result.assert_outcomes(passed=BATTERY_SIZE)
