@@ -201,29 +201,42 @@ class Actions:
         self, params: Mapping[str, str], context: ExecutionContext
     ) -> ConnectorResult:
         request = parse_get_task(params)
-        agent = await self._a2a_agent(request.agent_id, "get_task")
-        if isinstance(agent, ConnectorResult):
-            return agent
-        delivery = await self._deliverer.query(
-            agent,
-            lambda client, key: client.get_task(
+        return await self._task_query(
+            context,
+            request.agent_id,
+            "get_task",
+            lambda client, agent, key: client.get_task(
                 agent, request.task_id, history_length=request.history_length, idempotency_key=key
             ),
-            context.audit if context.auditing else None,
         )
-        self._annotate(context, agent, delivery)
-        return _result(agent, delivery)
 
     async def cancel_task(
         self, params: Mapping[str, str], context: ExecutionContext
     ) -> ConnectorResult:
         request = parse_cancel_task(params)
-        agent = await self._a2a_agent(request.agent_id, "cancel_task")
+        return await self._task_query(
+            context,
+            request.agent_id,
+            "cancel_task",
+            lambda client, agent, key: client.cancel_task(
+                agent, request.task_id, idempotency_key=key
+            ),
+        )
+
+    async def _task_query(
+        self,
+        context: ExecutionContext,
+        agent_id: str,
+        action: str,
+        send: Callable[[A2AClient, Agent, str], Awaitable[Delivery]],
+    ) -> ConnectorResult:
+        """A query of an A2A agent's task: ``send(client, agent, idempotency_key)`` makes it."""
+        agent = await self._a2a_agent(agent_id, action)
         if isinstance(agent, ConnectorResult):
             return agent
         delivery = await self._deliverer.query(
             agent,
-            lambda client, key: client.cancel_task(agent, request.task_id, idempotency_key=key),
+            lambda client, key: send(client, agent, key),
             context.audit if context.auditing else None,
         )
         self._annotate(context, agent, delivery)
