@@ -97,13 +97,14 @@ class Dispatcher:
         action: str | None = None
         outcome: Outcome = "failure"
         result: ConnectorResult
-        problem: str | None = "not checked yet"
+        params_valid = False  # only valid params can be searched for the call's secret values
         self._in_flight += 1
         try:
             problem = params_problem(params)
             if problem is not None:
                 result = ConnectorResult.fail(problem)
             else:
+                params_valid = True
                 action = params.get("action")
                 result, outcome = await self._call(
                     connector,
@@ -140,7 +141,7 @@ class Dispatcher:
                     )
             finally:
                 hidden: tuple[str, ...] = ()
-                if outcome != "success" and connector is not None and problem is None:
+                if outcome != "success" and connector is not None and params_valid:
                     hidden = _secrets(params, connector.spec)  # the span shows the first error
                 call.end(outcome, result, action, hidden=hidden)
         return result
