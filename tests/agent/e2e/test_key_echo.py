@@ -100,6 +100,22 @@ async def test_a_key_hidden_in_json_escapes_is_scrubbed_too(
     assert_scrubbed(connector, result, "escaped")
 
 
+async def test_a_key_echoed_too_deep_to_encode_again_is_refused_not_passed_on(
+    connector: Connector, jamey_agent_server: AgentServerFactory
+) -> None:
+    # 300 levels: valid JSON, but deeper than a scrubbed document can be encoded again (254).
+    def answer(request: web.Request) -> web.StreamResponse:
+        body = "[" * 300 + json.dumps(presented(request)) + "]" * 300
+        return web.Response(body=body, content_type="application/json")
+
+    agent = await echoing(jamey_agent_server, answer)
+    assert (await connector.register("deep", agent)).success
+    result = await connector.call("send_task", agent_id="deep", task="t")
+    assert result.errors == ["Failed to send task to agent: response is not JSON"]
+    assert leaks(result) == []
+    assert [event.event for event in connector.events if KEY in event.to_json()] == []
+
+
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [

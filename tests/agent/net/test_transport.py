@@ -122,8 +122,10 @@ async def test_non_json_body_is_refused_and_not_retried(
     )
 
 
-@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity", "1e400", "-1.5E+999"])
-async def test_nan_and_infinity_are_not_json(
+@pytest.mark.parametrize(
+    "constant", ["NaN", "Infinity", "-Infinity", "1e400", "-1.5E+999", '"\\ud800"']
+)
+async def test_nan_infinity_and_lone_surrogates_are_not_json(
     make_client: MakeClient, jamey_agent_server: AgentServerFactory, constant: str
 ) -> None:
     async def handle(request: web.Request) -> web.StreamResponse:

@@ -18,11 +18,11 @@ agent, the same on every retry.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping
 from typing import Final, final
 
 import aiohttp
+import orjson
 import yarl
 
 from jamey_agent_orchestration.model import Agent, AgentCardError, SecurityViolation
@@ -77,8 +77,6 @@ __all__ = ["CARD_FETCH_FAILED", "A2AClient", "card_url"]
 
 #: The start of the message of a card fetch that got no card.
 CARD_FETCH_FAILED: Final = "Failed to fetch agent card"
-# The encoder of a Task or Message given as output: json.loads made it, so it holds no cycle.
-_OUTPUT: Final = json.JSONEncoder(check_circular=False)
 
 
 def card_url(url: yarl.URL) -> yarl.URL:
@@ -338,7 +336,7 @@ def _answered(
     """The delivery of an agent's Task or Message: its JSON as output, its ids as metadata."""
     delivery.ok = ok
     delivery.response = outcome.json
-    delivery.text = _OUTPUT.encode(outcome.json)
+    delivery.text = orjson.dumps(outcome.json).decode()
     delivery.error = error
     delivery.warning = warning
     delivery.metadata = outcome.metadata()

@@ -19,7 +19,6 @@ the official SDK serves (``A2A-WIRE.md``); the rules are those of the contract, 
 from __future__ import annotations
 
 import enum
-import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -28,6 +27,7 @@ from urllib.parse import quote, urlsplit
 
 import attrs
 import cattrs
+import orjson
 from cattrs.errors import AttributeValidationNote, IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, override
 
@@ -688,8 +688,9 @@ def _join(root: str, field: str) -> str:
 def _check_bounds(document: object, subject: str, root: str) -> None:
     """Refuse documents deeper than MAX_DEPTH or larger than MAX_VALUES, without recursion.
 
-    Only the types ``json.loads`` makes are JSON here, and no number that is not finite (a
-    ``1e400`` in the text parses as infinity, and would go out as ``Infinity``, which is not JSON).
+    Only the types a JSON decoder makes are JSON here, and no number that is not finite: the
+    connector's decoder refuses ``1e400``, but the standard library's reads it as infinity, which
+    would go out as ``Infinity``, which is not JSON.
     """
     level: list[Any] = [document]
     depth = count = 0
@@ -1238,13 +1239,10 @@ def _status_text(task: TaskHead) -> str:
     return f": {text}" if text else ""
 
 
-# One encoder for every request: json.dumps with options builds a new one on each call. A request
-# body is built here from strings, lists and dicts of its own: it holds no cycle to look for.
-_ENCODER: Final = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False
-)
-
-
 def encode_json(document: Mapping[str, Any]) -> bytes:
-    """Compact UTF-8 JSON for a request body (NaN and Infinity refused: they are not JSON)."""
-    return _ENCODER.encode(document).encode()
+    """Compact UTF-8 JSON for a request body.
+
+    A body is built here from strings, bounded integers, lists and mappings (any mapping that is
+    not a dict is encoded as the dict it converts to): it holds no float that could be NaN.
+    """
+    return orjson.dumps(document, default=dict)

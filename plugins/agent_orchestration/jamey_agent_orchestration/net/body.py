@@ -4,9 +4,11 @@ Every byte the connector reads of an agent's answer comes through here, for both
 
 - :func:`read_bounded` reads at most ``limit`` bytes after decompression, and stops reading as
   soon as the body is known to be too large;
-- :func:`parse_json` is strict: UTF-8, no NaN or Infinity, nor a number too large for a float
-  (Python would accept them and pass them on as ``inf``), and absurd nesting is refused rather than
-  recursed into;
+- :func:`parse_json` is strict (orjson, RFC 8259): UTF-8, no NaN or Infinity, nor a number too
+  large for a float (the standard library would pass them on as ``inf``), no lone surrogate, and
+  nesting deeper than 1,024 levels is refused rather than recursed into. Numbers are read as
+  JSON's interoperable ones (RFC 8259, section 6): integers of up to 64 bits exactly, the rest as
+  doubles;
 - :func:`read_json` (a 2xx answer) and :func:`read_error_message` (any other) put every string
   through the request's :class:`~jamey_agent_orchestration.net.scrub.KeyScrubber`, so the key
   sent cannot come back in what the connector returns.
@@ -14,11 +16,10 @@ Every byte the connector reads of an agent's answer comes through here, for both
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Final
 
 import aiohttp
+import orjson
 
 from jamey_agent_orchestration.net.agent_text import clean_text, error_message
 from jamey_agent_orchestration.net.client import Attempt, FailureKind
@@ -49,33 +50,21 @@ class NotJSON(ValueError):
     """A body that is not strict JSON (or not UTF-8)."""
 
 
-def _not_json(constant: str) -> object:
-    raise ValueError(f"{constant} is not JSON")
-
-
-def _finite(number: str) -> float:
-    value = float(number)
-    if math.isinf(value):  # 1e400: valid JSON text, but no float can hold it
-        raise ValueError("the number is too large")
-    return value
-
-
-# One decoder for every response: json.loads with an option builds a new one on each call.
-_STRICT_JSON: Final = json.JSONDecoder(parse_constant=_not_json, parse_float=_finite)
-
-
 def parse_json(data: bytes | bytearray, scrubber: KeyScrubber | None = None) -> tuple[object, str]:
     """The parsed document and its text, the key scrubbed out of both (with ``scrubber``).
 
-    :class:`NotJSON` if it is not strict UTF-8 JSON.
+    :class:`NotJSON` if it is not strict UTF-8 JSON, or if it holds the key and is nested deeper
+    than the 254 levels at which a document can be encoded again without it.
     """
     try:
-        text = data.decode()  # JSON exchanged between systems is UTF-8 (RFC 8259)
-        document = _STRICT_JSON.decode(text)
+        document = orjson.loads(data)
+        text = data.decode()  # it is UTF-8: orjson read it as such
         if scrubber is not None:
             document, text = scrubber.document(document, text)
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+    except orjson.JSONDecodeError:
         raise NotJSON("response is not JSON") from None
+    except orjson.JSONEncodeError:  # it held the key, and is too deep to be encoded without it
+        raise NotJSON("response is nested too deeply") from None
     return document, text
 
 

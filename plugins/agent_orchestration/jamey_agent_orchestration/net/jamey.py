@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from json.encoder import encode_basestring_ascii as _quote
 from typing import Final, final
 
 import aiohttp
+import orjson
 import yarl
 
 from jamey_agent_orchestration.model import Agent
@@ -48,13 +48,9 @@ def tasks_endpoint(url: yarl.URL) -> yarl.URL:
 
 
 def task_body(task: str, params: Mapping[str, str]) -> bytes:
-    """``{"task": ..., "params": {...}}`` as compact JSON.
-
-    Every value is a string (the runtime checks params), so the standard library's string
-    escaper is all it takes, rather than the general encoder of ``json.dumps``.
-    """
-    fields = ",".join([f"{_quote(key)}:{_quote(value)}" for key, value in params.items()])
-    return f'{{"task":{_quote(task)},"params":{{{fields}}}}}'.encode()
+    """``{"task": ..., "params": {...}}`` as compact UTF-8 JSON (every value is a string)."""
+    # orjson encodes dicts; any other mapping is encoded as the dict it converts to.
+    return orjson.dumps({"task": task, "params": params}, default=dict)
 
 
 @final

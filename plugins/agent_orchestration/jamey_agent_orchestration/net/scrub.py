@@ -10,8 +10,9 @@ first: each occurrence of the key becomes ``***`` (so ``Bearer KEY`` becomes ``B
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final, final
+
+import orjson
 
 __all__ = ["MASK", "KeyScrubber"]
 
@@ -57,7 +58,7 @@ class KeyScrubber:
         found, self.scrubbed = self.scrubbed, before or self.scrubbed
         if not found:
             return document, raw
-        return cleaned, json.dumps(cleaned, ensure_ascii=False)
+        return cleaned, orjson.dumps(cleaned).decode()
 
     def _walk(self, document: object) -> object:
         """A copy of ``document`` with every string (keys too) through :meth:`text`."""
