@@ -11,14 +11,22 @@ import attrs
 
 def _strings(value: Iterable[object]) -> list[str]:
     """A new list of ``str``: never the caller's own list, which it may go on changing."""
-    return [item if isinstance(item, str) else str(item) for item in value]
+    items = list(value)
+    for item in items:  # a result holds a few items, nearly always str already: check, then copy
+        if type(item) is not str:
+            return [item if isinstance(item, str) else str(item) for item in items]
+    return items  # type: ignore[return-value]  # every item is a str
 
 
 def _string_map(value: Mapping[object, object] | None) -> dict[str, str]:
     """A new dict of ``str`` to ``str`` (``None`` gives an empty one)."""
     if value is None:
         return {}
-    return {str(key): str(item) for key, item in dict(value).items()}
+    copy = dict(value)
+    for key, item in copy.items():
+        if type(key) is not str or type(item) is not str:
+            return {str(key): str(item) for key, item in copy.items()}
+    return copy  # type: ignore[return-value]  # every key and value is a str
 
 
 def _text(_: object, attribute: attrs.Attribute[str], value: object) -> None:

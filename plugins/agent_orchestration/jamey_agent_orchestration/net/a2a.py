@@ -37,13 +37,13 @@ from jamey_agent_orchestration.net.a2a_wire import (
     ErrorStatus,
     GetTaskCall,
     InvalidA2A,
-    KeyPlacement,
     MessageAnswer,
     SendMessageCall,
     TaskAnswer,
     TaskState,
     build_request,
     encode_json,
+    key_header,
     parse_agent_card,
     parse_response,
     send_verdict,
@@ -245,7 +245,7 @@ class A2AClient:
             wire = build_request(binding, interface, call, request_id=idempotency_key)
         except ValueError as exc:  # e.g. task_id "." on HTTP+JSON: nothing was sent
             return Delivery(ok=False, error=str(exc), metadata={"protocol": "a2a"}), scrubber
-        name, value = KeyPlacement(header=agent.key_header).header_for(key)
+        name, value = key_header(agent.key_header, key)
         headers = {name: value, "A2A-Version": A2A_VERSION, "Idempotency-Key": idempotency_key}
         body = None
         if wire.body is not None:

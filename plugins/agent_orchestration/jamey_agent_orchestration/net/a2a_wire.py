@@ -89,6 +89,7 @@ __all__ = [
     "encode_json",
     "get_task_params",
     "jsonrpc_request",
+    "key_header",
     "key_placement",
     "parse_agent_card",
     "parse_message",
@@ -159,6 +160,7 @@ class TaskState(enum.StrEnum):
     UNSPECIFIED = "TASK_STATE_UNSPECIFIED"
 
 
+_STATES: Final = {state.value: state for state in TaskState}  # a lookup, not an enum call
 _RUNNING: Final = frozenset({TaskState.SUBMITTED, TaskState.WORKING})
 _INTERRUPTED: Final = frozenset({TaskState.INPUT_REQUIRED, TaskState.AUTH_REQUIRED})
 
@@ -233,11 +235,11 @@ def _any_json(value: object, _: object = None) -> Any:
 
 def _task_state(value: object, _: object = None) -> TaskState:
     text = _string(value)
-    try:
-        return TaskState(text)
-    except ValueError:
+    state = _STATES.get(text)
+    if state is None:
         hint = " (v0.3 spellings such as 'completed' are not A2A v1.0)" if text.islower() else ""
-        raise _Problem(f"is not a known task state: {clean_text(text, 64)!r}{hint}") from None
+        raise _Problem(f"is not a known task state: {clean_text(text, 64)!r}{hint}")
+    return state
 
 
 # attrs field metadata naming the check a field's wire value goes through (see _class_hook).
@@ -812,9 +814,7 @@ class KeyPlacement:
 
     def header_for(self, api_key: str) -> tuple[str, str]:
         """The header name and value that carry ``api_key``."""
-        if self.header is None:
-            return "Authorization", f"Bearer {api_key}"
-        return self.header, api_key
+        return key_header(self.header, api_key)
 
     def to_text(self) -> str:
         """``bearer`` or ``header:NAME``: for storing in the registry."""
@@ -828,6 +828,16 @@ class KeyPlacement:
         if kind != "header" or not _usable_header(name):
             raise ValueError(f"not a key placement: {clean_text(text, 64)!r}")
         return cls(header=name)
+
+
+def key_header(header: str | None, api_key: str) -> tuple[str, str]:
+    """The header that carries ``api_key`` when the key goes in ``header`` (``None``: Bearer).
+
+    :meth:`KeyPlacement.header_for` without the object, for an agent that keeps the name only.
+    """
+    if header is None:
+        return "Authorization", f"Bearer {api_key}"
+    return header, api_key
 
 
 def _usable_header(name: str) -> bool:
@@ -1154,12 +1164,11 @@ def _result(call: Call, result: object, *, root: str, bounded: bool) -> TaskAnsw
     if not isinstance(call, SendMessageCall):  # GetTask and CancelTask answer a bare Task
         return _task_answer(result, root, bounded)
     wrapper = _object(result, root)
-    kinds = [key for key in ("task", "message") if key in wrapper]
-    if len(kinds) != 1:
-        found = "both" if kinds else "neither"
+    is_task = "task" in wrapper
+    if is_task == ("message" in wrapper):
+        found = "both" if is_task else "neither"
         raise InvalidA2A(RESPONSE, root, f"must hold exactly one of task or message, not {found}")
-    (kind,) = kinds
-    if kind == "task":
+    if is_task:
         return _task_answer(wrapper["task"], _join(root, "task"), bounded)
     message_json = wrapper["message"]
     field = _join(root, "message")
@@ -1219,23 +1228,24 @@ def send_verdict(outcome: Outcome, *, wait: bool) -> Verdict:
     if isinstance(outcome, AgentError | ErrorStatus):
         return Verdict(success=False, error=outcome.describe())
     if isinstance(outcome, MessageAnswer):
-        return Verdict(success=True)
+        return _SUCCEEDED
     state = outcome.head.status.state
+    if state is TaskState.COMPLETED or (state in _RUNNING and not wait):
+        return _SUCCEEDED
     said = _status_text(outcome.head)
-    if state is TaskState.COMPLETED:
-        return Verdict(success=True)
     if state in _INTERRUPTED:
         return Verdict(success=True, warning=f"Agent task is in state {state.value}{said}")
-    if state in _RUNNING and not wait:
-        return Verdict(success=True)
     if state in _RUNNING:
         return Verdict(success=False, error=f"Agent task is still in state {state.value}{said}")
     # FAILED, REJECTED, CANCELED; and UNSPECIFIED, a task that says nothing of how it went.
     return Verdict(success=False, error=f"Agent task ended in state {state.value}{said}")
 
 
+_SUCCEEDED: Final = Verdict(success=True)  # the verdict of most answers, with nothing to add
+
+
 def _status_text(task: TaskHead) -> str:
-    text = task.status.text() if task.status.state is not TaskState.COMPLETED else ""
+    text = task.status.text()
     return f": {text}" if text else ""
 
 

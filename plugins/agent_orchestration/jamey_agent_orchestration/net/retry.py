@@ -145,7 +145,7 @@ class RetryPolicy:
         :class:`Tries` holds the counts of every attempt and the call's :meth:`~Tries.delivery`.
         """
         tries = Tries(self)
-        await tries.make(send)
+        tries.record(await send(tries.begin()))
         if tries.settled:  # most calls end here, without entering tenacity
             return tries
         retrying = AsyncRetrying(
@@ -158,7 +158,7 @@ class RetryPolicy:
         async for attempt in retrying:
             with attempt:
                 if attempt.retry_state.attempt_number > 1:  # attempt 1 was made above
-                    await tries.make(send)
+                    tries.record(await send(tries.begin()))
                 if not tries.settled:
                     raise TryAgain
         return tries
@@ -172,7 +172,8 @@ def _keep_last_answer(state: RetryCallState) -> None:
 class Tries:
     """One call's attempts: their counts, and what the retry loop asks of them.
 
-    :meth:`make` runs one attempt and records it; :attr:`settled` says whether its answer is final
+    Each attempt is ``tries.record(await send(tries.begin()))``: :meth:`begin` counts it and
+    numbers it, :meth:`record` takes its answer. :attr:`settled` says whether that answer is final
     (a success, or a failure that may not be retried). For tenacity, :meth:`next_pause` is the
     call's ``wait`` and :meth:`must_stop` its ``stop``. :meth:`delivery` then describes the call.
     """
@@ -198,16 +199,14 @@ class Tries:
         self.sent = 0  # requests that reached (or at least dialled) the agent
         self.status: int | None = None  # the last HTTP status seen
 
-    async def make(self, send: SendOnce) -> Attempt:
-        """Make one attempt with ``send`` and record its answer."""
+    def begin(self) -> int:
+        """Count the attempt about to be made; its number (1-based), for ``send``."""
         self.number += 1
         self._started = time.monotonic()
-        attempt = await send(self.number)
-        self.record(attempt)
-        return attempt
+        return self.number
 
     def record(self, attempt: Attempt) -> None:
-        """The answer of the attempt just made."""
+        """The answer of the attempt just made (the one :meth:`begin` counted)."""
         self._last = attempt
         self.sent += attempt.sent
         if attempt.status is not None:
