@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
-from typing import Literal, final
+from collections.abc import Coroutine, Mapping
+from typing import Any, Literal, final
 
 import aiohttp
 import yarl
@@ -81,11 +81,12 @@ class RequestSender:
     def policy(self) -> RetryPolicy:
         return self._policy
 
-    async def send(self, request: AgentRequest) -> Tries:
-        """Every attempt the retry policy allows; the :class:`Tries` describe them all."""
-        # A partial rather than a closure: each attempt's coroutine is then ``_attempt``'s own,
-        # one frame less for every suspension and resumption while the request is on the wire.
-        return await self._policy.run(functools.partial(self._attempt, request))
+    def send(self, request: AgentRequest) -> Coroutine[Any, Any, Tries]:
+        """Every attempt the retry policy allows, to await; the :class:`Tries` describe them."""
+        # The retry loop's own coroutine, handed back rather than awaited here, and a partial
+        # rather than a closure: every suspension and resumption of the request while it is on
+        # the wire passes through each coroutine frame above it, and these add none.
+        return self._policy.run(functools.partial(self._attempt, request))
 
     async def _attempt(self, request: AgentRequest, number: int) -> Attempt:
         # The one place where an attempt of a request to an agent is made, whatever the
