@@ -212,6 +212,8 @@ def _a2a_id(params: Mapping[str, str], key: str) -> str | None:
 
 
 def _send_options(params: Mapping[str, str]) -> tuple[SendOptions | None, tuple[str, ...]]:
+    if params.keys().isdisjoint(A2A_SEND_PARAMS):  # the usual task: none of them
+        return None, ()
     given = tuple(key for key in A2A_SEND_PARAMS if params.get(key))
     if not given:
         return None, ()

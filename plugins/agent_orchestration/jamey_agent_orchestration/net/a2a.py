@@ -256,7 +256,7 @@ class A2AClient:
             url=endpoint if wire.url == interface else yarl.URL(wire.url, encoded=True),
             headers=headers,
             body=body,
-            read=functools.partial(self._read, binding=binding, call=call, scrubber=scrubber),
+            read=functools.partial(self._read, binding, call, scrubber),
             purpose=type(call).__name__.removesuffix("Call"),
             target=agent_target(agent.id, agent.name, endpoint, "a2a"),
         )
@@ -266,11 +266,10 @@ class A2AClient:
 
     async def _read(
         self,
-        response: aiohttp.ClientResponse,
-        *,
         binding: Binding,
         call: Call,
         scrubber: KeyScrubber,
+        response: aiohttp.ClientResponse,
     ) -> Attempt:
         """Any answer, read as JSON (its error objects too), bounded and with the key scrubbed."""
         status = response.status

@@ -89,7 +89,7 @@ class JameyClient:
                 "Idempotency-Key": idempotency_key,
             },
             body=task_body(task, params),
-            read=functools.partial(self._read, scrubber=scrubber),
+            read=functools.partial(self._read, scrubber),
             purpose="task",
             target=agent_target(agent.id, agent.name, url, "jamey"),
         )
@@ -97,7 +97,7 @@ class JameyClient:
         delivery.scrubbed = scrubber.scrubbed
         return delivery
 
-    async def _read(self, response: aiohttp.ClientResponse, *, scrubber: KeyScrubber) -> Attempt:
+    async def _read(self, scrubber: KeyScrubber, response: aiohttp.ClientResponse) -> Attempt:
         status = response.status
         if 200 <= status < 300:
             return await read_json(response, self._limit, scrubber)
