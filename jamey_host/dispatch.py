@@ -244,7 +244,7 @@ class Dispatcher:
 
 def params_problem(params: object) -> str | None:
     """What makes ``params`` something other than a mapping of ``str`` to ``str``, or ``None``."""
-    if not isinstance(params, Mapping):
+    if type(params) is not dict and not isinstance(params, Mapping):  # the ABC check is slow
         return f"Invalid params: expected a mapping of str to str, got {type(params).__name__}"
     for key, value in params.items():
         if not isinstance(key, str):
