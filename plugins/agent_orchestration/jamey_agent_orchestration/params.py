@@ -164,13 +164,28 @@ def _flag(params: Mapping[str, str], key: str) -> bool:
         raise InvalidParams(f"Invalid {key}: {exc}") from None
 
 
+def _utf8(value: str, what: str) -> str:
+    """``value``, if it can go to an agent as UTF-8: not a stray byte of argv (a lone surrogate)."""
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            problem = "it is not valid text (it holds a byte that is not UTF-8)"
+            raise InvalidParams(f"Invalid {what}: {problem}") from None
+    return value
+
+
 def task_params(params: Mapping[str, str]) -> dict[str, str]:
     """The ``param_<name>`` params, prefix stripped: what the agent receives."""
-    return {
+    found = {
         key[len(TASK_PARAM_PREFIX) :]: value
         for key, value in params.items()
         if key.startswith(TASK_PARAM_PREFIX) and len(key) > len(TASK_PARAM_PREFIX)
     }
+    for name, value in found.items():
+        if not (name.isascii() and value.isascii()):
+            _utf8(value, f"{TASK_PARAM_PREFIX}{_utf8(name, 'param name')}")
+    return found
 
 
 def _protocol(params: Mapping[str, str]) -> AgentProtocol:
@@ -226,7 +241,7 @@ def _send_options(params: Mapping[str, str]) -> tuple[SendOptions | None, tuple[
 
 
 def parse_send(params: Mapping[str, str]) -> SendTask:
-    task = _required(params, "task")
+    task = _utf8(_required(params, "task"), "task")
     agent_id = params.get("agent_id", "").strip() or None
     capability = params.get("capability", "").strip() or None
     options, a2a_given = _send_options(params)
@@ -263,7 +278,7 @@ def check_agent_id(value: str) -> None:
 def parse_broadcast(params: Mapping[str, str]) -> Broadcast:
     capability = params.get("capability", "").strip() or None
     return Broadcast(
-        task=_required(params, "task"),
+        task=_utf8(_required(params, "task"), "task"),
         capability=None if capability is None else _capability(capability),
         params=task_params(params),
     )

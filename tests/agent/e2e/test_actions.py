@@ -232,6 +232,42 @@ async def test_send_task_by_agent_id_speaks_the_wire_protocol(
     assert request.body == {"task": "echo", "params": {"text": "hello", "n": "3"}}
 
 
+NOT_UTF8 = "it is not valid text (it holds a byte that is not UTF-8)"
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (
+            {"action": "send_task", "agent_id": "a1", "task": "r\udcffsum"},
+            f"Invalid task: {NOT_UTF8}",
+        ),
+        (
+            {"action": "send_task", "agent_id": "a1", "task": "echo", "param_city": "Z\udcffrich"},
+            f"Invalid param_city: {NOT_UTF8}",
+        ),
+        (
+            {"action": "send_task", "agent_id": "a1", "task": "echo", "param_\udcff": "x"},
+            f"Invalid param name: {NOT_UTF8}",
+        ),
+        ({"action": "broadcast", "task": "\udcff"}, f"Invalid task: {NOT_UTF8}"),
+    ],
+)
+async def test_a_stray_byte_of_a_command_line_is_refused_before_anything_is_sent(
+    connector: Connector,
+    jamey_agent_server: AgentServerFactory,
+    call: dict[str, str],
+    error: str,
+) -> None:
+    # Python reads an undecodable byte of argv as a lone surrogate, which no UTF-8 body can carry.
+    agent = await agent_for(jamey_agent_server, "a1")
+    assert (await connector.register("a1", agent)).success
+    action = call.pop("action")
+    result = await connector.call(action, **call)
+    assert result.errors == [error]
+    assert agent.requests == []
+
+
 async def test_each_task_gets_its_own_idempotency_key(
     connector: Connector, jamey_agent_server: AgentServerFactory
 ) -> None:

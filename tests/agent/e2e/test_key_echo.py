@@ -100,10 +100,10 @@ async def test_a_key_hidden_in_json_escapes_is_scrubbed_too(
     assert_scrubbed(connector, result, "escaped")
 
 
-async def test_a_key_echoed_too_deep_to_encode_again_is_refused_not_passed_on(
+async def test_a_key_echoed_deeper_than_orjson_writes_is_scrubbed_too(
     connector: Connector, jamey_agent_server: AgentServerFactory
 ) -> None:
-    # 300 levels: valid JSON, but deeper than a scrubbed document can be encoded again (254).
+    # 300 levels: orjson reads it, but writes at most 254; the standard library writes it again.
     def answer(request: web.Request) -> web.StreamResponse:
         body = "[" * 300 + json.dumps(presented(request)) + "]" * 300
         return web.Response(body=body, content_type="application/json")
@@ -111,9 +111,25 @@ async def test_a_key_echoed_too_deep_to_encode_again_is_refused_not_passed_on(
     agent = await echoing(jamey_agent_server, answer)
     assert (await connector.register("deep", agent)).success
     result = await connector.call("send_task", agent_id="deep", task="t")
-    assert result.errors == ["Failed to send task to agent: response is not JSON"]
-    assert leaks(result) == []
-    assert [event.event for event in connector.events if KEY in event.to_json()] == []
+    assert result.success, result.errors
+    assert result.output == "[" * 300 + '"Bearer ***"' + "]" * 300
+    assert_scrubbed(connector, result, "deep")
+
+
+async def test_a_key_in_a_value_a_repeated_name_replaced_is_not_passed_on(
+    connector: Connector, jamey_agent_server: AgentServerFactory
+) -> None:
+    # A parser keeps the last of two equal names; the agent's text holds both.
+    def answer(request: web.Request) -> web.StreamResponse:
+        body = f'{{"echo": {json.dumps(presented(request))}, "echo": "hello"}}'
+        return web.Response(body=body, content_type="application/json")
+
+    agent = await echoing(jamey_agent_server, answer)
+    assert (await connector.register("twice", agent)).success
+    result = await connector.call("send_task", agent_id="twice", task="t")
+    assert result.success, result.errors
+    assert result.json() == {"echo": "hello"}
+    assert_scrubbed(connector, result, "twice")
 
 
 @pytest.mark.parametrize(
@@ -242,6 +258,35 @@ async def test_an_a2a_agent_echoing_the_key_in_its_task_is_scrubbed(
     assert result.metadata["task_id"] == "task-***"
     assert result.metadata["context_id"] == "ctx-***"
     assert_scrubbed(connector, result, "a2a")
+
+
+async def test_an_a2a_task_spelling_the_key_across_its_punctuation_is_refused(
+    connector: Connector, jamey_agent_server: AgentServerFactory
+) -> None:
+    # No string holds the key, and the agent's spaced text does not spell it; the Task written
+    # again compact would ("x SPELLED":"OUT y"), so no text of it is given.
+    key = 'SPELLED":"OUT'
+    spelled = {
+        "id": "t-1",
+        "contextId": "c-1",
+        "status": {"state": "TASK_STATE_COMPLETED"},
+        "metadata": {"x SPELLED": "OUT y"},
+    }
+    agent = await jamey_agent_server(api_key=key, name="a2a-speller", protocol="a2a")
+    agent.serve_with(a2a_echoer(lambda: agent.url, lambda _, call: {"result": {"task": spelled}}))
+    assert (await connector.register_a2a("speller", agent)).success
+    result = await connector.call("send_task", agent_id="speller", task="t")
+    assert result.errors == [
+        "Failed to send task to agent: the answer spells the API key across its punctuation"
+    ]
+    forms = (key, json.dumps(key)[1:-1])  # as it is, and as JSON writes it
+    texts = [result.output, *result.errors, *result.warnings, *result.metadata.values()]
+    assert [text for text in texts if any(form in text for form in forms)] == []
+    events = [event.to_json() for event in connector.events]
+    assert [line for line in events if any(form in line for form in forms)] == []
+    assert [e.details["agent_id"] for e in connector.named("agent.response_scrubbed")] == [
+        "speller"
+    ]
 
 
 async def test_an_a2a_agent_echoing_the_key_in_a_failed_task_or_an_error_is_scrubbed(

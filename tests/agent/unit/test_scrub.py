@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from jamey_agent_orchestration.net.scrub import KeyScrubber
+import pytest
+
+from jamey_agent_orchestration.net.scrub import KeyScrubber, KeySpelledOut
 
 KEY = "k3y-SECRET"
 
@@ -50,8 +52,8 @@ def test_a_key_hidden_in_escapes_is_found() -> None:
     assert KEY not in text
 
 
-# As deep as a document can be encoded again once scrubbed (orjson stops at 254 levels).
-DEPTH = 254
+# Deeper than orjson writes (254 levels): the standard library writes it instead.
+DEPTH = 500
 
 
 def test_a_deep_document_is_walked_without_recursion() -> None:
@@ -71,4 +73,24 @@ def test_scrubbed_stays_true_once_set() -> None:
     scrubber = KeyScrubber(KEY)
     scrubber.text(KEY)
     scrubber.document({"a": "b"}, '{"a": "\\u0062"}')
+    assert scrubber.scrubbed
+
+
+def test_a_key_in_a_value_that_a_repeated_name_replaced_is_not_passed_on() -> None:
+    # Both the parser and the walk see only the last "a"; the text still holds the first.
+    scrubber = KeyScrubber(KEY)
+    raw = f'{{"a":"{KEY}","a":"x"}}'
+    cleaned, text = scrubber.document(json.loads(raw), raw)
+    assert (cleaned, text) == ({"a": "x"}, '{"a":"x"}')
+    assert scrubber.scrubbed
+
+
+def test_a_key_spelled_across_the_punctuation_is_refused() -> None:
+    key = 'SPELLED":"OUT'
+    scrubber = KeyScrubber(key)
+    document = {"echo": key, "x SPELLED": "OUT y"}  # written compact: ..."x SPELLED":"OUT y"...
+    with pytest.raises(KeySpelledOut) as raised:
+        scrubber.document(document, json.dumps(document))
+    assert key not in str(raised.value)
+    assert key not in repr(raised.value)
     assert scrubber.scrubbed

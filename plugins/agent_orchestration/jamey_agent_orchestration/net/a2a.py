@@ -22,10 +22,10 @@ from collections.abc import Mapping
 from typing import Final, final
 
 import aiohttp
-import orjson
 import yarl
 
 from jamey_agent_orchestration.model import Agent, AgentCardError, SecurityViolation
+from jamey_agent_orchestration.net import json_text
 from jamey_agent_orchestration.net.a2a_wire import (
     A2A_VERSION,
     CARD_PATH,
@@ -70,7 +70,7 @@ from jamey_agent_orchestration.net.retry import (
     failure_for_status,
     parse_retry_after,
 )
-from jamey_agent_orchestration.net.scrub import KeyScrubber
+from jamey_agent_orchestration.net.scrub import KEY_SPELLED_OUT, KeyScrubber
 from jamey_agent_orchestration.telemetry import AgentTarget, agent_target
 
 __all__ = ["CARD_FETCH_FAILED", "A2AClient", "card_url"]
@@ -243,14 +243,13 @@ class A2AClient:
         interface = str(endpoint)
         try:
             wire = build_request(binding, interface, call, request_id=idempotency_key)
+            body = None if wire.body is None else encode_json(wire.body)
         except ValueError as exc:  # e.g. task_id "." on HTTP+JSON: nothing was sent
             return Delivery(ok=False, error=str(exc), metadata={"protocol": "a2a"}), scrubber
         name, value = key_header(agent.key_header, key)
         headers = {name: value, "A2A-Version": A2A_VERSION, "Idempotency-Key": idempotency_key}
-        body = None
-        if wire.body is not None:
+        if body is not None:
             headers["Content-Type"] = "application/json"
-            body = encode_json(wire.body)
         request = AgentRequest(
             method=wire.method,
             url=endpoint if wire.url == interface else yarl.URL(wire.url, encoded=True),
@@ -282,9 +281,9 @@ class A2AClient:
         if data:
             try:
                 document, text = parse_json(data, scrubber)
-            except NotJSON:
+            except NotJSON as exc:
                 if ok:
-                    error = f"{SEND_FAILED}: response is not JSON"
+                    error = f"{SEND_FAILED}: {exc}"
                     return Attempt.failed(FailureKind.BAD_RESPONSE, error, status=status)
         try:
             # The strict decoder refused numbers that are not finite; the text may prove the rest.
@@ -335,7 +334,7 @@ def _answered(
     """The delivery of an agent's Task or Message: its JSON as output, its ids as metadata."""
     delivery.ok = ok
     delivery.response = outcome.json
-    delivery.text = orjson.dumps(outcome.json).decode()
+    delivery.text = json_text.dumps(outcome.json)
     delivery.error = error
     delivery.warning = warning
     delivery.metadata = outcome.metadata()
@@ -344,7 +343,19 @@ def _answered(
 
 
 def _scrubbed(delivery: Delivery, scrubber: KeyScrubber) -> Delivery:
-    """The key out of the texts the connector built from the answer too, then say if it was."""
+    """The key out of the texts the connector built from the answer too, then say if it was.
+
+    The output, the Task or Message written again from the scrubbed answer, holds the key in no
+    string; it could still spell it across the punctuation (a key holding ``":"``), and then no
+    text of it is given: the delivery fails.
+    """
+    if delivery.text is not None and scrubber.spelled_in(delivery.text):
+        delivery.ok = False
+        delivery.response = None
+        delivery.text = None
+        delivery.error = f"{SEND_FAILED}: {KEY_SPELLED_OUT}"
+        delivery.warning = None
+        delivery.failure = FailureKind.BAD_RESPONSE
     if delivery.error is not None:
         delivery.error = scrubber.text(delivery.error)
     if delivery.warning is not None:

@@ -27,7 +27,6 @@ from urllib.parse import quote, urlsplit
 
 import attrs
 import cattrs
-import orjson
 from cattrs.errors import AttributeValidationNote, IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, override
 
@@ -37,6 +36,7 @@ from jamey_agent_orchestration.net.agent_text import (
     error_message,
     status_error,
 )
+from jamey_agent_orchestration.net.json_text import request_body
 
 __all__ = [
     "A2A_VERSION",
@@ -1250,9 +1250,5 @@ def _status_text(task: TaskHead) -> str:
 
 
 def encode_json(document: Mapping[str, Any]) -> bytes:
-    """Compact UTF-8 JSON for a request body.
-
-    A body is built here from strings, bounded integers, lists and mappings (any mapping that is
-    not a dict is encoded as the dict it converts to): it holds no float that could be NaN.
-    """
-    return orjson.dumps(document, default=dict)
+    """Compact UTF-8 JSON for a request body (see :func:`.json_text.request_body`)."""
+    return request_body(document)

@@ -4,11 +4,10 @@ Every byte the connector reads of an agent's answer comes through here, for both
 
 - :func:`read_bounded` reads at most ``limit`` bytes after decompression, and stops reading as
   soon as the body is known to be too large;
-- :func:`parse_json` is strict (orjson, RFC 8259): UTF-8, no NaN or Infinity, nor a number too
-  large for a float (the standard library would pass them on as ``inf``), no lone surrogate, and
-  nesting deeper than 1,024 levels is refused rather than recursed into. Numbers are read as
-  JSON's interoperable ones (RFC 8259, section 6): integers of up to 64 bits exactly, the rest as
-  doubles;
+- :func:`parse_json` is strict (:mod:`~jamey_agent_orchestration.net.json_text`: orjson, and
+  the standard library for the few documents orjson does not read): UTF-8, no NaN or Infinity,
+  nor a number no double can hold (Python would pass it on as ``inf``), and absurd nesting is
+  refused rather than recursed into;
 - :func:`read_json` (a 2xx answer) and :func:`read_error_message` (any other) put every string
   through the request's :class:`~jamey_agent_orchestration.net.scrub.KeyScrubber`, so the key
   sent cannot come back in what the connector returns.
@@ -19,11 +18,11 @@ from __future__ import annotations
 from typing import Final
 
 import aiohttp
-import orjson
 
+from jamey_agent_orchestration.net import json_text
 from jamey_agent_orchestration.net.agent_text import clean_text, error_message
 from jamey_agent_orchestration.net.client import Attempt, FailureKind
-from jamey_agent_orchestration.net.scrub import KeyScrubber
+from jamey_agent_orchestration.net.scrub import KeyScrubber, KeySpelledOut
 
 __all__ = [
     "ERROR_BODY_LIMIT",
@@ -47,24 +46,25 @@ _CHUNK: Final = 64 * 1024
 
 
 class NotJSON(ValueError):
-    """A body that is not strict JSON (or not UTF-8)."""
+    """A body that is not strict JSON (or not UTF-8), or none whose text can be given without the
+    key; the message says which (``response is not JSON``, ...)."""
 
 
 def parse_json(data: bytes | bytearray, scrubber: KeyScrubber | None = None) -> tuple[object, str]:
     """The parsed document and its text, the key scrubbed out of both (with ``scrubber``).
 
-    :class:`NotJSON` if it is not strict UTF-8 JSON, or if it holds the key and is nested deeper
-    than the 254 levels at which a document can be encoded again without it.
+    :class:`NotJSON` if it is not strict UTF-8 JSON, or if no text of it can be given without the
+    key (see :meth:`KeyScrubber.document`).
     """
     try:
-        document = orjson.loads(data)
-        text = data.decode()  # it is UTF-8: orjson read it as such
+        document = json_text.loads(data)
+        text = data.decode()  # it is UTF-8: it was read as such
         if scrubber is not None:
             document, text = scrubber.document(document, text)
-    except orjson.JSONDecodeError:
+    except KeySpelledOut as exc:
+        raise NotJSON(str(exc)) from None
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise NotJSON("response is not JSON") from None
-    except orjson.JSONEncodeError:  # it held the key, and is too deep to be encoded without it
-        raise NotJSON("response is nested too deeply") from None
     return document, text
 
 
@@ -101,9 +101,8 @@ async def read_json(
         return too_large(limit, status)
     try:
         document, text = parse_json(data, scrubber)
-    except NotJSON:
-        error = f"{SEND_FAILED}: response is not JSON"
-        return Attempt.failed(FailureKind.BAD_RESPONSE, error, status=status)
+    except NotJSON as exc:
+        return Attempt.failed(FailureKind.BAD_RESPONSE, f"{SEND_FAILED}: {exc}", status=status)
     return Attempt(ok=True, response=document, text=text, status=status)
 
 

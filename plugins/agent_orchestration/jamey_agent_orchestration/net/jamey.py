@@ -21,13 +21,13 @@ from collections.abc import Mapping
 from typing import Final, final
 
 import aiohttp
-import orjson
 import yarl
 
 from jamey_agent_orchestration.model import Agent
 from jamey_agent_orchestration.net.agent_text import status_error
 from jamey_agent_orchestration.net.body import ERROR_BODY_LIMIT, read_error_message, read_json
 from jamey_agent_orchestration.net.client import Attempt, Delivery, FailureKind, SendOptions
+from jamey_agent_orchestration.net.json_text import request_body
 from jamey_agent_orchestration.net.request import AgentRequest, RequestSender
 from jamey_agent_orchestration.net.retry import (
     RETRYABLE_STATUSES,
@@ -48,9 +48,11 @@ def tasks_endpoint(url: yarl.URL) -> yarl.URL:
 
 
 def task_body(task: str, params: Mapping[str, str]) -> bytes:
-    """``{"task": ..., "params": {...}}`` as compact UTF-8 JSON (every value is a string)."""
-    # orjson encodes dicts; any other mapping is encoded as the dict it converts to.
-    return orjson.dumps({"task": task, "params": params}, default=dict)
+    """``{"task": ..., "params": {...}}`` as compact UTF-8 JSON (every value is a string).
+
+    ``ValueError`` if one of them cannot be sent as UTF-8 (see :func:`.json_text.request_body`).
+    """
+    return request_body({"task": task, "params": params})
 
 
 @final
@@ -78,6 +80,10 @@ class JameyClient:
         if url.scheme != "https":  # the registry only holds https URLs; never send a key in clear
             error = f"Security violation: Agent URLs must use HTTPS. Got: {url.scheme}"
             return Delivery(ok=False, error=error, failure=FailureKind.SECURITY)
+        try:
+            body = task_body(task, params)
+        except ValueError as exc:  # nothing was sent
+            return Delivery(ok=False, error=str(exc))
         key = agent.api_key.reveal()
         scrubber = KeyScrubber(key)
         request = AgentRequest(
@@ -88,7 +94,7 @@ class JameyClient:
                 "Content-Type": "application/json",
                 "Idempotency-Key": idempotency_key,
             },
-            body=task_body(task, params),
+            body=body,
             read=functools.partial(self._read, scrubber),
             purpose="task",
             target=agent_target(agent.id, agent.name, url, "jamey"),

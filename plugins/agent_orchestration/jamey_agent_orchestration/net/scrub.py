@@ -12,11 +12,18 @@ from __future__ import annotations
 
 from typing import Any, Final, final
 
-import orjson
+from jamey_agent_orchestration.net import json_text
 
-__all__ = ["MASK", "KeyScrubber"]
+__all__ = ["KEY_SPELLED_OUT", "MASK", "KeyScrubber", "KeySpelledOut"]
 
 MASK: Final = "***"
+#: Why an answer whose text, once scrubbed, still spells the key is refused.
+KEY_SPELLED_OUT: Final = "the answer spells the API key across its punctuation"
+
+
+class KeySpelledOut(ValueError):
+    """JSON text that spells the key across its punctuation (a key holding ``":"``, say), where no
+    string holds it: no text of that document can be given."""
 
 
 @final
@@ -43,22 +50,37 @@ class KeyScrubber:
         return value.replace(self._key, MASK)
 
     def document(self, document: object, raw: str) -> tuple[object, str]:
-        """A parsed JSON ``document`` and its ``raw`` text, with the key out of every string.
+        """A parsed JSON ``document`` and its ``raw`` text, with the key out of both.
 
         Without a backslash in ``raw``, every string of the document is a slice of ``raw`` as it
         is, so a key absent from ``raw`` is absent from the document: the usual answer costs two
-        substring searches. Otherwise the document is walked (without recursion) and, if a
-        string held the key, encoded again.
+        substring searches. Otherwise the document is walked (without recursion). When a string
+        held the key, or ``raw`` holds it where no string does (in a value that a repeated name
+        replaced, or spelled across the punctuation), the text is the cleaned document written
+        again; :class:`KeySpelledOut` if even that text spells the key.
         """
-        if self._key not in raw and "\\" not in raw:
+        in_raw = self._key in raw
+        if not in_raw and "\\" not in raw:
             return document, raw
         before = self.scrubbed
         self.scrubbed = False
         cleaned = self._walk(document)
-        found, self.scrubbed = self.scrubbed, before or self.scrubbed
-        if not found:
+        found = self.scrubbed
+        self.scrubbed = before or found or in_raw
+        if not found and not in_raw:
             return document, raw
-        return cleaned, orjson.dumps(cleaned).decode()
+        text = json_text.dumps(cleaned)
+        if self.spelled_in(text):
+            raise KeySpelledOut(KEY_SPELLED_OUT)
+        return cleaned, text
+
+    def spelled_in(self, text: str) -> bool:
+        """Whether ``text``, JSON the connector wrote from a scrubbed document, still spells the key
+        (across the punctuation); the answer then counts as scrubbed, for the audit."""
+        if self._key not in text:
+            return False
+        self.scrubbed = True
+        return True
 
     def _walk(self, document: object) -> object:
         """A copy of ``document`` with every string (keys too) through :meth:`text`."""
