@@ -35,6 +35,7 @@ from jamey_agent_orchestration.model import (
     ApiKey,
     InvalidParams,
     SecurityViolation,
+    new_key_problem,
 )
 from jamey_agent_orchestration.net.a2a import A2AClient
 from jamey_agent_orchestration.net.address_policy import validate_agent_url
@@ -118,6 +119,9 @@ class Actions:
         # The guide's order: the URL (HTTPS, address policy) first, then the key.
         url = validate_agent_url(request.url, self._allow_networks)
         api_key = ApiKey(request.api_key)
+        problem = new_key_problem(request.api_key)
+        if problem is not None:
+            raise SecurityViolation(f"API key {problem}")
         if not request.replace and await self._store.get(request.agent_id) is not None:
             return self._already_registered(request.agent_id, context)  # before any card fetch
         registration = await describe_agent(

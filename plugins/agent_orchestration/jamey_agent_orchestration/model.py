@@ -22,6 +22,7 @@ __all__ = [
     "ApiKey",
     "InvalidParams",
     "SecurityViolation",
+    "new_key_problem",
     "text_problem",
 ]
 
@@ -56,6 +57,20 @@ class AgentCardError(ValueError):
 # Control characters (C0, DEL, C1: Unicode's category Cc) and surrogates, which UTF-8 cannot
 # encode alone: Python makes one of a stray byte in argv (surrogateescape).
 _NOT_SENDABLE: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+# What a new key may not hold: with a quote, a backslash, a space or JSON's punctuation, JSON text
+# (ours, or a host's written with other separators) could spell the key across its own tokens,
+# '"x a":"b y"' for the key 'a":"b', where no string holds it and no scrub can reach it; "*" would
+# let the mask "***" spell it.
+_OUT_OF_SCRUB: Final = re.compile(r'[\s"\\{}\[\],:*]')
+
+
+def new_key_problem(value: str) -> str | None:
+    """Why ``value`` cannot be registered as a new key (beyond :class:`ApiKey`'s own rules)."""
+    if _OUT_OF_SCRUB.search(value) is not None:
+        return 'holds a space or one of " \\ { } [ ] , : *'
+    return None
 
 
 def text_problem(value: str) -> str | None:

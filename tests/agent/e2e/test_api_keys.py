@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -20,6 +21,9 @@ from jamey_agent_orchestration.testing import ThrowawayCA
 from jamey_host.testing import AuditEventList, RuntimeFactory
 
 from .cli import jamey_env, run_jamey
+
+if TYPE_CHECKING:
+    from ..connector import Connector
 
 CANARY = "CANARY-KEY-7d1e"
 LOGGERS = ("", "jamey_host", "jamey_host.audit", "jamey_agent_orchestration", "aiohttp", "asyncio")
@@ -98,6 +102,20 @@ async def test_a_name_with_a_stray_byte_is_refused_too(
     assert result.errors == [
         "Invalid name: it is not valid text (it holds a byte that is not UTF-8)"
     ]
+
+
+async def test_a_key_holding_json_punctuation_is_refused_unechoed_and_nothing_is_stored(
+    connector: Connector,
+) -> None:
+    key = 'CANARY":"KEY-0123'
+    result = await connector.call(
+        "register_agent", agent_id="a1", name="A", url="https://agent.example.com", api_key=key
+    )
+    assert result.errors == [
+        'Security violation: API key holds a space or one of " \\ { } [ ] , : *'
+    ]
+    assert await connector.plugin.store.list() == []
+    assert [event.event for event in connector.events if "CANARY" in event.to_json()] == []
 
 
 async def test_jamey_run_with_a_stray_byte_in_the_key_says_so_in_one_line(

@@ -12,8 +12,11 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import pytest
 from aiohttp import web
+
+from jamey_agent_orchestration.model import ApiKey
 
 if TYPE_CHECKING:
     from jamey_agent_orchestration.testing import AgentServerFactory, RecordingAgent
@@ -264,7 +267,8 @@ async def test_an_a2a_task_spelling_the_key_across_its_punctuation_is_refused(
     connector: Connector, jamey_agent_server: AgentServerFactory
 ) -> None:
     # No string holds the key, and the agent's spaced text does not spell it; the Task written
-    # again compact would ("x SPELLED":"OUT y"), so no text of it is given.
+    # again compact would ("x SPELLED":"OUT y"), so no text of it is given. Registration refuses
+    # such a key now (new_key_problem); one stored before that rule is still read and sent.
     key = 'SPELLED":"OUT'
     spelled = {
         "id": "t-1",
@@ -272,9 +276,13 @@ async def test_an_a2a_task_spelling_the_key_across_its_punctuation_is_refused(
         "status": {"state": "TASK_STATE_COMPLETED"},
         "metadata": {"x SPELLED": "OUT y"},
     }
-    agent = await jamey_agent_server(api_key=key, name="a2a-speller", protocol="a2a")
+    agent = await jamey_agent_server(api_key=KEY, name="a2a-speller", protocol="a2a")
     agent.serve_with(a2a_echoer(lambda: agent.url, lambda _, call: {"result": {"task": spelled}}))
     assert (await connector.register_a2a("speller", agent)).success
+    store = connector.plugin.store
+    stored = await store.get("speller")
+    assert stored is not None
+    await store.replace(attrs.evolve(stored, api_key=ApiKey(key)))
     result = await connector.call("send_task", agent_id="speller", task="t")
     assert result.errors == [
         "Failed to send task to agent: the answer spells the API key across its punctuation"

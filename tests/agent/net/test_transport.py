@@ -154,6 +154,20 @@ async def test_json_that_orjson_does_not_read_is_still_an_answer(
     assert delivery.text == body  # the agent's own text, as it is
 
 
+async def test_a_key_spanning_the_status_and_the_agents_message_is_scrubbed(
+    make_client: MakeClient, jamey_agent_server: AgentServerFactory
+) -> None:
+    # A key stored before registration refused spaces and colons: "500: x" spans the join of
+    # "Agent returned error status: 500" and the agent's ": xyz".
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"error": "xyz"}, status=500)
+
+    agent = await misbehaving(jamey_agent_server, handle)
+    client = await make_client(retries=1)
+    delivery = await send(client, agent.url, key=ApiKey("500: x"))
+    assert delivery.error == "Agent returned error status: ***yz"
+
+
 async def test_a_name_that_does_not_resolve_counts_no_attempt(
     make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

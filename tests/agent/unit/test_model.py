@@ -7,7 +7,13 @@ import unicodedata
 import pytest
 import yarl
 
-from jamey_agent_orchestration.model import Agent, ApiKey, SecurityViolation, text_problem
+from jamey_agent_orchestration.model import (
+    Agent,
+    ApiKey,
+    SecurityViolation,
+    new_key_problem,
+    text_problem,
+)
 
 SURROGATE_KEY = "sk-live-\udcff-secret"  # what Python makes of the byte 0xff in argv
 NOT_TEXT = "Security violation: API key is not valid text (it holds a byte that is not UTF-8)"
@@ -57,6 +63,21 @@ def test_any_other_text_is_a_key(key: str) -> None:
 def test_an_empty_key_is_refused(key: str) -> None:
     with pytest.raises(SecurityViolation, match=r"^Security violation: API key cannot be empty$"):
         ApiKey(key)
+
+
+@pytest.mark.parametrize("char", [" ", '"', "\\", "{", "}", "[", "]", ",", ":", "*", "\u00a0"])
+def test_a_new_key_may_not_hold_what_json_could_spell_out_of_reach_of_the_scrub(
+    char: str,
+) -> None:
+    assert new_key_problem(f"sk-live{char}0123") == 'holds a space or one of " \\ { } [ ] , : *'
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["sk-proj-AbC_123.xyz", "ghp_0123456789", "AIza/+b64==", "eyJh.eyJz.sig-_", "clé-secrète"],
+)
+def test_a_token_is_a_new_key(key: str) -> None:
+    assert new_key_problem(key) is None
 
 
 def test_a_security_violation_is_a_value_error_with_its_reason() -> None:

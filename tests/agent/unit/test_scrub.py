@@ -94,3 +94,9 @@ def test_a_key_spelled_across_the_punctuation_is_refused() -> None:
     assert key not in str(raised.value)
     assert key not in repr(raised.value)
     assert scrubber.scrubbed
+
+
+def test_a_key_made_again_around_the_mask_leaves_only_the_mask() -> None:
+    # "abc*" in "abcabc**": one replace gives "abc****", which holds the key again.
+    scrubber = KeyScrubber("abc*")
+    assert scrubber.text("abcabc**") == "***"

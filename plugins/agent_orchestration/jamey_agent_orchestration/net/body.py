@@ -7,7 +7,9 @@ Every byte the connector reads of an agent's answer comes through here, for both
 - :func:`parse_json` is strict (:mod:`~jamey_agent_orchestration.net.json_text`: orjson, and
   the standard library for the few documents orjson does not read): UTF-8, no NaN or Infinity,
   nor a number no double can hold (Python would pass it on as ``inf``), and absurd nesting is
-  refused rather than recursed into;
+  refused rather than recursed into. An integer beyond 64 bits is read as a double (orjson),
+  one beyond a double's range exactly (the standard library); a ``jamey`` answer's output is
+  its own text, so only an A2A Task written again can show the double;
 - :func:`read_json` (a 2xx answer) and :func:`read_error_message` (any other) put every string
   through the request's :class:`~jamey_agent_orchestration.net.scrub.KeyScrubber`, so the key
   sent cannot come back in what the connector returns.

@@ -113,7 +113,7 @@ class JameyClient:
         message = await read_error_message(response, scrubber, min(self._limit, ERROR_BODY_LIMIT))
         return Attempt.failed(
             failure_for_status(status),
-            status_error(status, message),
+            scrubber.text(status_error(status, message)),  # the key could span the join
             status=status,
             retry_after=retry_after,
         )
