@@ -171,10 +171,10 @@ def _timed(body: Callable[[], None], count: int) -> float:
 
 async def _serve(mode: str, port: int, ca: str) -> None:
     import asyncio
+    import functools
     import gc
     import json
     import os
-    import time
 
     providers = None
     if mode.startswith("sdk"):
@@ -183,6 +183,8 @@ async def _serve(mode: str, port: int, ca: str) -> None:
     from jamey_agent_orchestration.plugin import AgentOrchestrationPlugin
     from jamey_host import Runtime, RuntimeConfig
     from jamey_host import telemetry as host_telemetry
+
+    from ._common import timed_calls
 
     settings = {"ca_bundle": ca, "allow_networks": "127.0.0.0/8"}
     config = RuntimeConfig(connector_settings={"agent_orchestration": settings})
@@ -199,15 +201,7 @@ async def _serve(mode: str, port: int, ca: str) -> None:
         registered = await rt.execute_connector("agent_orchestration", registration)
         assert registered.success, registered.errors
         params = {"action": "send_task", "agent_id": "a0", "task": "echo", "param_x": "1"}
-        execute = rt.execute_connector
-
-        async def send(count: int) -> float:
-            started = time.perf_counter()
-            for _ in range(count):
-                result = await execute("agent_orchestration", params)
-                if not result.success:
-                    raise RuntimeError(f"send_task failed: {result.errors}")
-            return time.perf_counter() - started
+        send = functools.partial(timed_calls, rt, params)
 
         await send(200)  # warm up: the connection, caches, the proxies' real objects
         with _switched_off():

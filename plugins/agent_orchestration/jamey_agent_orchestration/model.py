@@ -15,6 +15,7 @@ import attrs
 import yarl
 
 __all__ = [
+    "NOT_UTF8",
     "A2ABinding",
     "Agent",
     "AgentCardError",
@@ -57,6 +58,8 @@ class AgentCardError(ValueError):
 # Control characters (C0, DEL, C1: Unicode's category Cc) and surrogates, which UTF-8 cannot
 # encode alone: Python makes one of a stray byte in argv (surrogateescape).
 _NOT_SENDABLE: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+#: What is said of text holding such a surrogate, wherever it is refused.
+NOT_UTF8: Final = "is not valid text (it holds a byte that is not UTF-8)"
 
 
 # What a new key may not hold: with a quote, a backslash, a space or JSON's punctuation, JSON text
@@ -79,7 +82,7 @@ def text_problem(value: str) -> str | None:
     if found is None:
         return None
     if "\ud800" <= found.group() <= "\udfff":
-        return "is not valid text (it holds a byte that is not UTF-8)"
+        return NOT_UTF8
     return "contains a control character (a newline, a tab, ...)"
 
 

@@ -14,7 +14,7 @@ from typing import Final, final
 
 import attrs
 
-from jamey_agent_orchestration.model import AgentProtocol, InvalidParams, text_problem
+from jamey_agent_orchestration.model import NOT_UTF8, AgentProtocol, InvalidParams, text_problem
 from jamey_agent_orchestration.net.a2a_wire import MAX_ITEMS, checked_id
 from jamey_agent_orchestration.net.client import SendOptions
 from jamey_host import parse_flag, split_list
@@ -170,8 +170,7 @@ def _utf8(value: str, what: str) -> str:
         try:
             value.encode()
         except UnicodeEncodeError:
-            problem = "it is not valid text (it holds a byte that is not UTF-8)"
-            raise InvalidParams(f"Invalid {what}: {problem}") from None
+            raise InvalidParams(f"Invalid {what}: it {NOT_UTF8}") from None
     return value
 
 

@@ -17,6 +17,8 @@ from typing import Final
 
 import orjson
 
+from jamey_agent_orchestration.model import NOT_UTF8
+
 __all__ = ["dumps", "loads", "request_body"]
 
 
@@ -72,5 +74,4 @@ def request_body(document: object) -> bytes:
     try:
         return orjson.dumps(document, default=dict)
     except orjson.JSONEncodeError:
-        problem = "the task or a param is not valid text (it holds a byte that is not UTF-8)"
-        raise ValueError(f"Invalid task: {problem}") from None
+        raise ValueError(f"Invalid task: the task or a param {NOT_UTF8}") from None
