@@ -28,6 +28,7 @@ from jamey_host.redaction import REDACTED, redact
 from jamey_host.results import ConnectorResult
 from jamey_host.runtime import Runtime
 from jamey_host.specs import ConnectorSpec, PluginInfo
+from jamey_host.telemetry import tracing_active
 from jamey_host.values import parse_flag, split_list
 
 __all__ = [
@@ -58,4 +59,5 @@ __all__ = [
     "redact",
     "setting_variable",
     "split_list",
+    "tracing_active",
 ]

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import CallbackOptions, Observation
     from opentelemetry.trace import Span
 
-__all__ = ["ENABLED", "OTHER", "ConnectorCall", "start_call"]
+__all__ = ["ENABLED", "OTHER", "ConnectorCall", "start_call", "tracing_active"]
 
 _CONNECTOR: Final = "jamey.connector"
 _ACTION: Final = "jamey.action"
@@ -212,9 +212,9 @@ def start_call(connector: object, actions: Container[str] | None) -> ConnectorCa
     connector of that name (it is then recorded as ``_OTHER``).
 
     Cheap when nothing records: without the API installed it returns a shared no-op object;
-    with the API but no tracer provider, the API's tracer hands back an invalid span, which is
-    dropped on the spot (only the metrics, themselves no-ops until a meter provider is set, are
-    kept).
+    with the API but no tracer provider and no span in the current context
+    (:func:`tracing_active`), no span is asked for, and only the metrics (themselves no-ops until a
+    meter provider is set) are kept.
     """
     if not ENABLED:
         return _UNRECORDED
@@ -226,11 +226,33 @@ def start_call(connector: object, actions: Container[str] | None) -> ConnectorCa
     elif type(connector) is str:  # a connector id is a str; never record another type's repr
         name = connector
     started = time.perf_counter()
+    if not tracing_active():  # the API's tracer would hand back an invalid span
+        return ConnectorCall(name, actions, started)
     span = _tracer.start_span(f"execute_connector {asked or name}")
     if not span.get_span_context().is_valid:
         return ConnectorCall(name, actions, started)
     token = otel_context.attach(trace.set_span_in_context(span))
     return ConnectorCall(name, actions, started, span, token, asked)
+
+
+def tracing_active() -> bool:
+    """Whether a span started now would be recorded or carried on: a tracer provider is set, or
+    the current context holds a valid span (a caller's span, or a remote parent the host
+    extracted from an incoming request, which the API's tracer carries on even without a
+    provider). ``False`` without OpenTelemetry.
+
+    For code that traces a hot path: when this is ``False``, the API's tracer would only hand back
+    an invalid span, so there is no need to build a span's name and attributes, nor to ask for it.
+    """
+    if not ENABLED:
+        return False
+    # The API has no public way to ask whether a provider is set: this is the global its own
+    # proxy tracer reads (a provider named by $OTEL_PYTHON_TRACER_PROVIDER is set there by the
+    # first get_tracer, at this module's import). Should a release rename it, say "active".
+    if getattr(trace, "_TRACER_PROVIDER", True):
+        return True
+    context = otel_context.get_current()
+    return bool(context) and trace.get_current_span(context).get_span_context().is_valid
 
 
 def _shaped(name: object) -> str | None:

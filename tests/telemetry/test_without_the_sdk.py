@@ -140,3 +140,93 @@ def test_with_the_api_alone_nothing_is_traced_until_a_provider_is_set_later() ->
     assert out.strip() == str(
         ["jamey.agent.requests", "jamey.connector.calls", "jamey.connector.duration"]
     )
+
+
+def test_with_the_api_alone_a_remote_parent_in_the_context_is_carried_on() -> None:
+    # Propagation without recording: a host that extracted an incoming traceparent (and set no
+    # provider) passes that trace on to every agent; a context holding no span passes nothing.
+    out = run(
+        """
+        sys.meta_path.insert(0, Uninstalled("opentelemetry.sdk"))
+        from opentelemetry import baggage, context, trace
+
+        from jamey_host import ConnectorResult, tracing_active, telemetry as host
+        from jamey_agent_orchestration import telemetry as agents
+
+        target = agents.agent_target("a1", "A", "https://example.com", "jamey")
+
+        def one_request():
+            call = host.start_call("agents", ("send_task",))
+            with agents.start_attempt(target) as attempt:
+                sent = attempt.with_trace_headers({})
+                attempt.end(ok=True, status=200)
+            call.end("success", ConnectorResult.ok(), "send_task")
+            return sent
+
+        assert not tracing_active() and one_request() == {}
+        token = context.attach(baggage.set_baggage("tenant", "t1"))  # a context, with no span
+        assert not tracing_active() and one_request() == {}
+        context.detach(token)
+
+        parent = trace.SpanContext(
+            trace_id=0x0AF7651916CD43DD8448EB211C80319C,
+            span_id=0xB7AD6B7169203331,
+            is_remote=True,
+            trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED),
+        )
+        token = context.attach(trace.set_span_in_context(trace.NonRecordingSpan(parent)))
+        assert tracing_active()
+        print(one_request()["traceparent"])
+        context.detach(token)
+        assert not tracing_active()
+        """
+    )
+    assert out.strip() == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def test_with_a_meter_provider_and_no_tracer_provider_calls_are_counted_and_not_traced() -> None:
+    out = run(
+        """
+        from opentelemetry import metrics, trace
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+        reader = InMemoryMetricReader()
+        metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+
+        from jamey_host import ConnectorResult, tracing_active, telemetry as host
+        from jamey_agent_orchestration import telemetry as agents
+
+        assert not tracing_active()
+        target = agents.agent_target("a1", "A", "https://example.com", "jamey")
+        for ok in (True, True, False):
+            call = host.start_call("agents", ("send_task",))
+            with agents.start_attempt(target) as attempt:
+                assert attempt.with_trace_headers({}) == {}
+                attempt.end(ok=ok, status=200 if ok else 503)
+            result = ConnectorResult.ok() if ok else ConnectorResult.fail("x")
+            call.end("success" if ok else "failure", result, "send_task")
+
+        points = {}
+        for resource in reader.get_metrics_data().resource_metrics:
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    for point in metric.data.data_points:
+                        outcome = point.attributes.get("jamey.outcome")
+                        value = getattr(point, "value", None)
+                        if value is None:
+                            value = point.count  # the duration histogram
+                        points[(metric.name, outcome)] = value
+        print(sorted(points.items()))
+        """
+    )
+    assert out.strip() == str(
+        [
+            (("jamey.agent.requests", "failure"), 1),
+            (("jamey.agent.requests", "success"), 2),
+            (("jamey.connector.calls", "failure"), 1),
+            (("jamey.connector.calls", "success"), 2),
+            (("jamey.connector.duration", "failure"), 1),
+            (("jamey.connector.duration", "success"), 2),
+        ]
+    )

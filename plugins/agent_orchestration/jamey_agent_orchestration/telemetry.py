@@ -47,6 +47,8 @@ from typing import TYPE_CHECKING, Final, Literal, Self, TypeAlias, final
 
 import yarl
 
+from jamey_host import tracing_active
+
 try:
     from opentelemetry import context as otel_context
     from opentelemetry import metrics, propagate, trace
@@ -397,6 +399,8 @@ def start_attempt(target: AgentTarget, *, resend_count: int = 0) -> AttemptSpan:
     """
     if not ENABLED:
         return _NO_ATTEMPT
+    if not tracing_active():  # counted, and nothing to trace
+        return AttemptSpan(target, None)
     attributes = target._request(resend_count)
     attributes[_OPERATION] = "invoke_agent"
     return AttemptSpan(target, _start(f"invoke_agent {target.agent_id}", _CLIENT, attributes))
@@ -407,7 +411,7 @@ def start_card_fetch(target: AgentTarget, *, resend_count: int = 0) -> AttemptSp
 
     Not a task: it is not counted in ``jamey.agent.requests``.
     """
-    if not ENABLED:
+    if not ENABLED or not tracing_active():
         return _NO_ATTEMPT
     attributes = target._request(resend_count)
     return AttemptSpan(None, _start(f"fetch_agent_card {target.agent_id}", _CLIENT, attributes))
@@ -418,14 +422,14 @@ def start_broadcast(*, agents: int) -> BroadcastSpan:
 
     Start the deliveries' tasks while it is current: a task copies the context it is created in.
     """
-    if not ENABLED:
+    if not ENABLED or not tracing_active():
         return _NO_BROADCAST
     return BroadcastSpan(_start("broadcast", _INTERNAL, {_BROADCAST_AGENTS: agents}))
 
 
 def start_delivery(target: AgentTarget) -> DeliverySpan:
     """Open the span of one broadcast delivery to ``target`` and make it current."""
-    if not ENABLED:
+    if not ENABLED or not tracing_active():
         return _NO_DELIVERY
     attributes = target._agent()
     attributes[_PROTOCOL] = target.protocol

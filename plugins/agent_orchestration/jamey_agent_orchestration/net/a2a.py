@@ -303,7 +303,7 @@ class A2AClient:
                 response=outcome,
                 status=status,
                 task_id=head.id,
-                task_state=head.status.state.value,
+                task_state=str(head.status.state),
             )
         if isinstance(outcome, MessageAnswer):
             return Attempt(ok=True, response=outcome, status=status)

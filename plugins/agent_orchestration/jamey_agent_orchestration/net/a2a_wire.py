@@ -1071,7 +1071,7 @@ class TaskAnswer:
             "protocol": "a2a",
             "task_id": self.head.id,
             "context_id": self.head.context_id,
-            "state": self.head.status.state.value,
+            "state": str(self.head.status.state),  # the wire's spelling (a StrEnum)
         }
 
 
@@ -1249,6 +1249,5 @@ def _status_text(task: TaskHead) -> str:
     return f": {text}" if text else ""
 
 
-def encode_json(document: Mapping[str, Any]) -> bytes:
-    """Compact UTF-8 JSON for a request body (see :func:`.json_text.request_body`)."""
-    return request_body(document)
+#: Compact UTF-8 JSON for a request body: :func:`.json_text.request_body` itself.
+encode_json: Final = request_body
