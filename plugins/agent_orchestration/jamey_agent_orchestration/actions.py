@@ -192,7 +192,7 @@ class Actions:
             options=request.options,
             audit_delivery=False,
         )
-        if context.auditing:
+        if audit is not None:
             context.annotate(
                 agent_id=agent.id,
                 origin=agent.origin,
