@@ -26,9 +26,27 @@ class Uninstalled:
 """
 
 
+# One request as the runtime and the connector trace it (imported when called, after the script
+# has blocked what it blocks); the headers the request would carry.
+ONE_REQUEST = """
+def one_request():
+    from jamey_host import ConnectorResult, telemetry as host
+    from jamey_agent_orchestration import telemetry as agents
+
+    target = agents.agent_target("a1", "A", "https://example.com", "jamey")
+    call = host.start_call("agents", ("send_task",))
+    with agents.start_attempt(target) as attempt:
+        sent = attempt.with_trace_headers({})
+        attempt.end(ok=True, status=200)
+    call.end("success", ConnectorResult.ok(), "send_task")
+    return sent
+
+"""
+
+
 def run(script: str) -> str:
     completed = subprocess.run(
-        [sys.executable, "-c", BLOCKER + textwrap.dedent(script)],
+        [sys.executable, "-c", BLOCKER + ONE_REQUEST + textwrap.dedent(script)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -94,16 +112,6 @@ def test_with_the_api_alone_nothing_is_traced_until_a_provider_is_set_later() ->
         from jamey_agent_orchestration import telemetry as agents
 
         assert host.ENABLED and agents.ENABLED
-        target = agents.agent_target("a1", "A", "https://example.com", "jamey")
-
-        def one_request():
-            call = host.start_call("agents", ("send_task",))
-            with agents.start_attempt(target) as attempt:
-                sent = attempt.with_trace_headers({})
-                attempt.end(ok=True, status=200)
-            call.end("success", ConnectorResult.ok(), "send_task")
-            return sent
-
         assert one_request() == {}  # API alone: no span, no header (TRAPS)
 
         # The host sets its providers after jamey_host was imported and used.
@@ -152,16 +160,6 @@ def test_with_the_api_alone_a_remote_parent_in_the_context_is_carried_on() -> No
 
         from jamey_host import ConnectorResult, tracing_active, telemetry as host
         from jamey_agent_orchestration import telemetry as agents
-
-        target = agents.agent_target("a1", "A", "https://example.com", "jamey")
-
-        def one_request():
-            call = host.start_call("agents", ("send_task",))
-            with agents.start_attempt(target) as attempt:
-                sent = attempt.with_trace_headers({})
-                attempt.end(ok=True, status=200)
-            call.end("success", ConnectorResult.ok(), "send_task")
-            return sent
 
         assert not tracing_active() and one_request() == {}
         token = context.attach(baggage.set_baggage("tenant", "t1"))  # a context, with no span
