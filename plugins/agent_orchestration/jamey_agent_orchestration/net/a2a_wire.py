@@ -200,12 +200,16 @@ def _url(value: object, _: object = None) -> str:
 
 
 def _identifier(value: object, _: object = None) -> str:
-    text = _string(value, MAX_ID_CHARS)
-    if not text:
+    # _string's checks written out: every answer's ids come through here.
+    if type(value) is not str:
+        raise _Problem("must be a string")
+    if len(value) > MAX_ID_CHARS:
+        raise _Problem(f"is longer than {MAX_ID_CHARS} characters")
+    if not value:
         raise _Problem("is empty")
-    if not text.isprintable():
+    if not value.isprintable():
         raise _Problem("contains non-printable characters")
-    return text
+    return value
 
 
 def _optional(check: Callable[[object], str]) -> Callable[[object, object], str | None]:
@@ -234,11 +238,12 @@ def _any_json(value: object, _: object = None) -> Any:
 
 
 def _task_state(value: object, _: object = None) -> TaskState:
-    text = _string(value)
-    state = _STATES.get(text)
+    if type(value) is not str:
+        raise _Problem("must be a string")
+    state = _STATES.get(value)
     if state is None:
-        hint = " (v0.3 spellings such as 'completed' are not A2A v1.0)" if text.islower() else ""
-        raise _Problem(f"is not a known task state: {clean_text(text, 64)!r}{hint}")
+        hint = " (v0.3 spellings such as 'completed' are not A2A v1.0)" if value.islower() else ""
+        raise _Problem(f"is not a known task state: {clean_text(value, 64)!r}{hint}")
     return state
 
 
@@ -421,8 +426,9 @@ class Task:
     metadata: Mapping[str, Any] | None = attrs.field(metadata=_OBJECT, default=None)
 
 
+# StatusHead and TaskHead are made from every Task answered: mutable attrs, as the calls are.
 @final
-@attrs.frozen
+@attrs.define
 class StatusHead:
     """A Task's status as the connector relies on it: its state. The status message is kept as
     the agent sent it, and read only for the text of a warning or an error."""
@@ -442,7 +448,7 @@ class StatusHead:
 
 
 @final
-@attrs.frozen
+@attrs.define
 class TaskHead:
     """What the connector relies on of a Task in an answer: its ids and its state.
 
@@ -626,6 +632,10 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
 # one, which records where in the document each problem sits.
 _FAST: Final = _make_converter(detailed=False)
 _DETAILED: Final = _make_converter(detailed=True)
+# The fast converter's hooks, looked up once rather than dispatched on every answer.
+_FAST_HOOKS: Final = {
+    cls: _FAST.get_structure_hook(cls) for cls in (Message, Task, TaskHead, AgentCard)
+}
 
 
 def _structure(
@@ -634,7 +644,7 @@ def _structure(
     if not bounded:
         _check_bounds(document, subject, root)
     try:
-        return _FAST.structure(document, cls)
+        return _FAST_HOOKS[cls](document, cls)
     except Exception:  # noqa: S110 - explained by the detailed pass below
         pass
     try:
@@ -880,10 +890,13 @@ def default_capabilities(card: AgentCard) -> tuple[str, ...]:
 
 
 # --- requests ----------------------------------------------------------------------------------
+# The calls, the request and the answers' heads below are built for every request: mutable
+# slotted attrs classes, whose __init__ does not pay the object.__setattr__ per field of a frozen
+# one. Nothing changes them once built.
 
 
 @final
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class SendMessageCall:
     """``send_task``: the task text, its ``param_`` params, and the ids it may continue."""
 
@@ -896,14 +909,14 @@ class SendMessageCall:
 
 
 @final
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class GetTaskCall:
     task_id: str
     history_length: int | None = None
 
 
 @final
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class CancelTaskCall:
     task_id: str
 
@@ -912,7 +925,7 @@ Call: TypeAlias = SendMessageCall | GetTaskCall | CancelTaskCall
 
 
 @final
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class WireRequest:
     """One HTTP request: send ``body`` (if any) as JSON with ``Content-Type: application/json``."""
 
@@ -1052,7 +1065,7 @@ def build_request(
 
 
 @final
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class TaskAnswer:
     """A Task: its :class:`TaskHead`, and ``json``, the Task object as received (unknown fields
     kept), for the output. :attr:`task` is the whole Task, typed, parsed when asked for."""
