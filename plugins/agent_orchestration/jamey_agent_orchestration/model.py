@@ -7,6 +7,7 @@ was wrong and never holds a key.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import re
 from typing import Any, Final, Literal, NoReturn, TypeAlias, final
@@ -165,6 +166,11 @@ class Agent:
 
     def offers(self, capability: str) -> bool:
         return capability in self.capabilities
+
+    @functools.cached_property
+    def endpoint_text(self) -> str | None:
+        """``endpoint`` as text, which every A2A request is built from: written out once."""
+        return None if self.endpoint is None else str(self.endpoint)
 
     @property
     def origin(self) -> str:

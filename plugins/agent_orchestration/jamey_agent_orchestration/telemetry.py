@@ -161,19 +161,26 @@ class AgentTarget:
 
     Its id, name and protocol, and of its URL the host and port only. Small, and made for each
     request, as its spans' attribute sets are: telemetry keeps nothing per agent (a registry of
-    100,000 agents costs no more with it).
+    100,000 agents costs no more with it). The URL is read only when a span describes it.
     """
 
-    __slots__ = ("agent_id", "agent_name", "host", "port", "protocol")
+    __slots__ = ("_url", "agent_id", "agent_name", "protocol")
 
     def __init__(
         self, agent_id: str, agent_name: str | None, url: yarl.URL, protocol: AgentProtocol
     ) -> None:
         self.agent_id = agent_id
         self.agent_name = agent_name
-        self.host = url.host or ""
-        self.port = url.port or 0
+        self._url = url
         self.protocol = protocol
+
+    @property
+    def host(self) -> str:
+        return self._url.host or ""
+
+    @property
+    def port(self) -> int:
+        return self._url.port or 0
 
     def __repr__(self) -> str:
         return f"AgentTarget({self.agent_id!r})"
@@ -205,7 +212,8 @@ def agent_target(
     """
     if not ENABLED:
         return _NO_TARGET
-    return AgentTarget(agent_id, agent_name, yarl.URL(url), protocol)
+    parsed = yarl.URL(url) if isinstance(url, str) else url
+    return AgentTarget(agent_id, agent_name, parsed, protocol)
 
 
 _NO_TARGET: Final = AgentTarget("", None, yarl.URL(), "jamey")

@@ -229,10 +229,10 @@ class A2AClient:
 
         A call that cannot be sent (an id the binding cannot carry) fails without a request.
         """
-        endpoint, binding = agent.endpoint, agent.binding
+        endpoint, interface, binding = agent.endpoint, agent.endpoint_text, agent.binding
         key = agent.api_key.reveal()
         scrubber = KeyScrubber(key)
-        if endpoint is None or binding is None:  # an A2A agent always has its interface
+        if endpoint is None or interface is None or binding is None:  # an A2A agent has them
             error = f"{SEND_FAILED}: agent {agent.id} has no A2A interface; register it again"
             return Delivery(ok=False, error=error, metadata={"protocol": "a2a"}), scrubber
         if (
@@ -240,7 +240,6 @@ class A2AClient:
         ):  # the registry only holds https URLs; never send a key in clear
             error = f"Security violation: Agent URLs must use HTTPS. Got: {endpoint.scheme}"
             return Delivery(ok=False, error=error, failure=FailureKind.SECURITY), scrubber
-        interface = str(endpoint)
         try:
             wire = build_request(binding, interface, call, request_id=idempotency_key)
             body = None if wire.body is None else encode_json(wire.body)
