@@ -247,9 +247,10 @@ def params_problem(params: object) -> str | None:
     if type(params) is not dict and not isinstance(params, Mapping):  # the ABC check is slow
         return f"Invalid params: expected a mapping of str to str, got {type(params).__name__}"
     for key, value in params.items():
-        if not isinstance(key, str):
+        # ``type(...) is str`` first: the usual answer, without a call to isinstance.
+        if type(key) is not str and not isinstance(key, str):
             return f"Invalid params: key {key!r} is {type(key).__name__}, not str"
-        if not isinstance(value, str):
+        if type(value) is not str and not isinstance(value, str):
             return f"Invalid params: value of {key!r} is {type(value).__name__}, not str"
     return None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -30,13 +30,18 @@ def _string_map(value: Mapping[object, object] | None) -> dict[str, str]:
 
 
 def _text(_: object, attribute: attrs.Attribute[str], value: object) -> None:
+    _check_text(attribute.name, value)
+
+
+def _check_text(name: str, value: object) -> None:
     if not isinstance(value, str):
-        raise TypeError(
-            f"ConnectorResult.{attribute.name} must be a str, not {type(value).__name__}"
-        )
+        raise TypeError(f"ConnectorResult.{name} must be a str, not {type(value).__name__}")
 
 
-@attrs.define
+_set_field: Final = object.__setattr__
+
+
+@attrs.define(init=False)
 class ConnectorResult:
     """What a connector call produced. Mutable, so a connector can build it up.
 
@@ -56,6 +61,26 @@ class ConnectorResult:
     warnings: list[str] = attrs.field(factory=list, converter=_strings)
     metadata: dict[str, str] = attrs.field(factory=dict, converter=_string_map)
     agents_contacted: list[str] = attrs.field(factory=list, converter=_strings)
+
+    # Written out rather than generated: every call builds a result, and attrs' __init__ for
+    # converted fields pays a bound setattr and a default factory per field. It converts and
+    # checks exactly as an assignment does (the fields' converters and validator).
+    def __init__(
+        self,
+        success: bool,
+        output: str = "",
+        errors: Iterable[object] = (),
+        warnings: Iterable[object] = (),
+        metadata: Mapping[object, object] | None = None,
+        agents_contacted: Iterable[object] = (),
+    ) -> None:
+        _check_text("output", output)
+        _set_field(self, "success", bool(success))
+        _set_field(self, "output", output)
+        _set_field(self, "errors", _strings(errors))
+        _set_field(self, "warnings", _strings(warnings))
+        _set_field(self, "metadata", _string_map(metadata))
+        _set_field(self, "agents_contacted", _strings(agents_contacted))
 
     @classmethod
     def ok(cls, output: str = "", **fields: Any) -> ConnectorResult:

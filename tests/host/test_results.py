@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import pytest
 
 from jamey_host import ConnectorResult
@@ -74,8 +75,22 @@ def test_result_is_mutable_and_defaults_not_shared() -> None:
 
 
 def test_result_output_must_be_str() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"^ConnectorResult\.output must be a str, not int$"):
         ConnectorResult(True, 42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^ConnectorResult\.output must be a str, not bytes$"):
+        ConnectorResult.ok(b"{}")  # type: ignore[arg-type]
+    result = ConnectorResult.ok("kept")
+    with pytest.raises(TypeError, match=r"^ConnectorResult\.output must be a str, not NoneType$"):
+        result.output = None  # type: ignore[assignment]
+    assert result.output == "kept"
+
+
+def test_result_can_be_evolved_and_compared() -> None:
+    result = ConnectorResult.ok("o", metadata={"n": 1}, agents_contacted=("a",))  # type: ignore[dict-item]
+    changed = attrs.evolve(result, output="p")
+    assert changed == ConnectorResult.ok("p", metadata={"n": "1"}, agents_contacted=["a"])
+    assert changed.metadata is not result.metadata
+    assert result.output == "o"
 
 
 def test_result_to_dict_has_the_six_fields() -> None:
