@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 TASK_PARAM_PREFIX: Final = "param_"
+_PREFIX_LENGTH: Final = len(TASK_PARAM_PREFIX)
 _AGENT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 #: What a capability may be called: a name a card's skill id or tag must fit to become one.
 CAPABILITY: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
@@ -176,14 +177,13 @@ def _utf8(value: str, what: str) -> str:
 
 def task_params(params: Mapping[str, str]) -> dict[str, str]:
     """The ``param_<name>`` params, prefix stripped: what the agent receives."""
-    found = {
-        key[len(TASK_PARAM_PREFIX) :]: value
-        for key, value in params.items()
-        if key.startswith(TASK_PARAM_PREFIX) and len(key) > len(TASK_PARAM_PREFIX)
-    }
-    for name, value in found.items():
-        if not (name.isascii() and value.isascii()):
-            _utf8(value, f"{TASK_PARAM_PREFIX}{_utf8(name, 'param name')}")
+    found: dict[str, str] = {}
+    for key, value in params.items():
+        if key.startswith(TASK_PARAM_PREFIX) and key != TASK_PARAM_PREFIX:
+            name = key[_PREFIX_LENGTH:]
+            if not (name.isascii() and value.isascii()):
+                _utf8(value, f"{TASK_PARAM_PREFIX}{_utf8(name, 'param name')}")
+            found[name] = value
     return found
 
 
