@@ -426,7 +426,8 @@ class Task:
     metadata: Mapping[str, Any] | None = attrs.field(metadata=_OBJECT, default=None)
 
 
-# StatusHead and TaskHead are made from every Task answered: mutable attrs, as the calls are.
+# StatusHead and TaskHead are made from every Task answered: mutable slotted attrs classes, whose
+# __init__ does not pay the object.__setattr__ per field of a frozen one. Nothing changes them.
 @final
 @attrs.define
 class StatusHead:
@@ -890,9 +891,9 @@ def default_capabilities(card: AgentCard) -> tuple[str, ...]:
 
 
 # --- requests ----------------------------------------------------------------------------------
-# The calls, the request and the answers' heads below are built for every request: mutable
-# slotted attrs classes, whose __init__ does not pay the object.__setattr__ per field of a frozen
-# one. Nothing changes them once built.
+# The calls and the request below, and TaskAnswer, are built for every request: mutable slotted
+# attrs classes (as the heads above), whose __init__ does not pay the object.__setattr__ per field
+# of a frozen one. Nothing changes them once built.
 
 
 @final
