@@ -62,14 +62,17 @@ def new_idempotency_key() -> str:
         return _unused_keys.pop()
     except IndexError:
         block = os.urandom(16 * _KEYS_PER_DRAW).hex()
-        _unused_keys.extend(block[start : start + 32] for start in range(0, len(block), 32))
-        return _unused_keys.pop()
+        keys = [block[start : start + 32] for start in range(0, len(block), 32)]
+        key = keys.pop()  # this caller's, before other threads can empty the shared list again
+        _unused_keys.extend(keys)
+        return key
 
 
 _KEYS_PER_DRAW: Final = 256
 _unused_keys: list[str] = []
-# A child must not send the keys its parent has yet to send.
-os.register_at_fork(after_in_child=_unused_keys.clear)
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    # A child must not send the keys its parent has yet to send.
+    os.register_at_fork(after_in_child=_unused_keys.clear)
 
 
 @final

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 
 import pytest
@@ -22,20 +23,33 @@ def test_keys_are_128_bits_of_hex_and_all_different() -> None:
 
 
 def test_keys_drawn_from_threads_at_once_are_all_different() -> None:
-    drawn: list[list[str]] = [[] for _ in range(4)]
+    # Threads switched as often as the interpreter allows, so that some are taken off the CPU
+    # between a refill of the shared keys and the taking of their own.
+    drawn: list[list[str]] = [[] for _ in range(8)]
+    failures: list[BaseException] = []
     start = threading.Barrier(len(drawn))
 
     def draw(into: list[str]) -> None:
         start.wait(timeout=10)
-        into.extend(new_idempotency_key() for _ in range(3 * delivery._KEYS_PER_DRAW))
+        try:
+            for _ in range(100 * delivery._KEYS_PER_DRAW):
+                into.append(new_idempotency_key())
+        except BaseException as exc:  # reported below, in the test's own thread
+            failures.append(exc)
 
-    threads = [threading.Thread(target=draw, args=(into,)) for into in drawn]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=draw, args=(into,)) for into in drawn]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
     keys = [key for into in drawn for key in into]
-    assert len(keys) == 4 * 3 * delivery._KEYS_PER_DRAW
+    assert len(keys) == 8 * 100 * delivery._KEYS_PER_DRAW
     assert len(set(keys)) == len(keys)
 
 
