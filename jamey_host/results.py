@@ -67,7 +67,7 @@ class ConnectorResult:
     # checks exactly as an assignment does (the fields' converters and validator).
     def __init__(
         self,
-        success: bool,
+        success: object,
         output: str = "",
         errors: Iterable[object] = (),
         warnings: Iterable[object] = (),

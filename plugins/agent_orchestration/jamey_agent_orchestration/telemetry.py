@@ -205,7 +205,7 @@ class AgentTarget:
 def agent_target(
     agent_id: str, agent_name: str | None, url: str | yarl.URL, protocol: AgentProtocol
 ) -> AgentTarget:
-    """The telemetry view of one agent: of ``url`` only the host and port are kept.
+    """The telemetry view of one agent: of ``url`` only the host and port are ever recorded.
 
     ``agent_name`` is ``None`` while it is not known yet (an A2A registration names the agent
     from its card). Without OpenTelemetry, a shared object that records nothing.
