@@ -159,9 +159,9 @@ if ENABLED:
 class AgentTarget:
     """What telemetry may say about one agent. Build it with :func:`agent_target`.
 
-    Its id, name and protocol, and of its URL the host and port only. Small, and made for each
-    request, as its spans' attribute sets are: telemetry keeps nothing per agent (a registry of
-    100,000 agents costs no more with it). The URL is read only when a span describes it.
+    Its id, name, protocol and URL, of which spans record the host and port only (read when a
+    span describes it). Small, and made for each request, as its spans' attribute sets are:
+    telemetry keeps nothing per agent (a registry of 100,000 agents costs no more with it).
     """
 
     __slots__ = ("_url", "agent_id", "agent_name", "protocol")

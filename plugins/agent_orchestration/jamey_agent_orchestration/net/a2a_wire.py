@@ -200,16 +200,12 @@ def _url(value: object, _: object = None) -> str:
 
 
 def _identifier(value: object, _: object = None) -> str:
-    # _string's checks written out: every answer's ids come through here.
-    if type(value) is not str:
-        raise _Problem("must be a string")
-    if len(value) > MAX_ID_CHARS:
-        raise _Problem(f"is longer than {MAX_ID_CHARS} characters")
-    if not value:
+    text = _string(value, MAX_ID_CHARS)
+    if not text:
         raise _Problem("is empty")
-    if not value.isprintable():
+    if not text.isprintable():
         raise _Problem("contains non-printable characters")
-    return value
+    return text
 
 
 def _optional(check: Callable[[object], str]) -> Callable[[object, object], str | None]:
@@ -238,12 +234,11 @@ def _any_json(value: object, _: object = None) -> Any:
 
 
 def _task_state(value: object, _: object = None) -> TaskState:
-    if type(value) is not str:
-        raise _Problem("must be a string")
-    state = _STATES.get(value)
+    text = _string(value)
+    state = _STATES.get(text)
     if state is None:
-        hint = " (v0.3 spellings such as 'completed' are not A2A v1.0)" if value.islower() else ""
-        raise _Problem(f"is not a known task state: {clean_text(value, 64)!r}{hint}")
+        hint = " (v0.3 spellings such as 'completed' are not A2A v1.0)" if text.islower() else ""
+        raise _Problem(f"is not a known task state: {clean_text(text, 64)!r}{hint}")
     return state
 
 
